@@ -1,0 +1,58 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The model's gate loops are SIMD code; without a target CPU Swift emits SSE2 and never fuses
+// multiply-adds (../shared/PLATFORM.md). Haswell (AVX2 + FMA) runs on every x86-64 server since 2013.
+let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+
+let package = Package(
+    name: "lstm-dist",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lstm-dist", targets: ["lstm-dist"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, each wrapped once by the Swift module above it.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // HDF5 files and the dataset and checkpoint schemas.
+        .target(name: "Storage", dependencies: ["CHDF5"]),
+        // Raw CSV / JSON Lines / text into the dataset schema, streaming.
+        .target(name: "Pack", dependencies: ["Storage"]),
+        // Which rank and slot reads which rows at which step: pure, no I/O.
+        .target(name: "Layout"),
+        // LSTM math, heads, optimizers: BLAS only.
+        .target(name: "Model", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
+        // A communicator protocol, with MPI and single-process implementations.
+        .target(name: "Comm", dependencies: ["CMPI"]),
+        // The training, evaluation and prediction loops that join the modules above.
+        .target(name: "Training", dependencies: ["Storage", "Layout", "Model", "Comm"]),
+        // The command line only: parsing and printing.
+        .executableTarget(
+            name: "lstm-dist",
+            dependencies: [
+                "Pack", "Storage", "Training", "Comm",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Benchmarks (scripts/bench-*.sh call it): ratios against this machine's sgemm peak.
+        .executableTarget(
+            name: "lstm-bench",
+            dependencies: ["Model", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastMath
+        ),
+
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Pack"]),
+        .testTarget(name: "LayoutTests", dependencies: ["Layout"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Storage", "Comm", "Model", "Layout"]),
+        // Runs the built `lstm-dist` binary, alone and under real `mpirun`.
+        .testTarget(name: "CLITests", dependencies: ["lstm-dist", "Storage"]),
+    ]
+)

@@ -1,0 +1,2 @@
+import CMPI
+func _mpiLinkCheck() -> Int32 { MPI_Initialized(nil) }

@@ -1,0 +1,1 @@
+// Layout module: implementation lands in its own commits.

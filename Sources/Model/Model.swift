@@ -1,0 +1,2 @@
+import COpenBLAS
+func _blasLinkCheck() { openblas_set_num_threads(1) }

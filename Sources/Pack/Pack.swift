@@ -1,0 +1,1 @@
+// Pack module: implementation lands in its own commits.

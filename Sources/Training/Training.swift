@@ -1,0 +1,1 @@
+// Training module: implementation lands in its own commits.

@@ -1,0 +1,2 @@
+// Benchmarks: commands, not timed tests. Filled in per benchmark.
+print("lstm-bench")
