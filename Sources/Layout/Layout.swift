@@ -1,1 +1,0 @@
-// Layout module: implementation lands in its own commits.
