@@ -4,8 +4,6 @@
 static inline MPI_Comm lstm_mpi_comm_world(void) { return MPI_COMM_WORLD; }
 static inline MPI_Datatype lstm_mpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype lstm_mpi_double(void) { return MPI_DOUBLE; }
-static inline MPI_Datatype lstm_mpi_int64(void) { return MPI_INT64_T; }
+static inline MPI_Datatype lstm_mpi_byte(void) { return MPI_BYTE; }
 static inline MPI_Op lstm_mpi_sum(void) { return MPI_SUM; }
-static inline MPI_Op lstm_mpi_max(void) { return MPI_MAX; }
 static inline void *lstm_mpi_in_place(void) { return MPI_IN_PLACE; }
-static inline MPI_Status *lstm_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }

@@ -1,2 +1,0 @@
-import CMPI
-func _mpiLinkCheck() -> Int32 { MPI_Initialized(nil) }

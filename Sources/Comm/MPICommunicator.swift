@@ -1,0 +1,80 @@
+import CMPI
+
+/// MPI_COMM_WORLD. Create one per process with `init()` and call `finalize()` before exiting.
+///
+/// Without mpirun, OpenMPI starts as a singleton of size 1, so the same binary runs alone.
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let size: Int
+    private let world: MPI_Comm
+
+    /// The corresponding C function is `MPI_Init`.
+    public init() throws {
+        try check(MPI_Init(nil, nil), "MPI_Init")
+        world = lstm_mpi_comm_world()
+        var rank: Int32 = 0, size: Int32 = 0
+        try check(MPI_Comm_rank(world, &rank), "MPI_Comm_rank")
+        try check(MPI_Comm_size(world, &size), "MPI_Comm_size")
+        self.rank = Int(rank)
+        self.size = Int(size)
+    }
+
+    /// The corresponding C function is `MPI_Finalize`.
+    public func finalize() throws {
+        try check(MPI_Finalize(), "MPI_Finalize")
+    }
+
+    /// The corresponding C function is `MPI_Allreduce` with `MPI_IN_PLACE` and `MPI_SUM`.
+    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+        try check(MPI_Allreduce(lstm_mpi_in_place(), buffer.baseAddress, try count(buffer.count), lstm_mpi_float(), lstm_mpi_sum(), world), "MPI_Allreduce")
+    }
+
+    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
+        try check(MPI_Allreduce(lstm_mpi_in_place(), buffer.baseAddress, try count(buffer.count), lstm_mpi_double(), lstm_mpi_sum(), world), "MPI_Allreduce")
+    }
+
+    /// The corresponding C function is `MPI_Bcast`.
+    public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
+        try check(MPI_Bcast(buffer.baseAddress, try count(buffer.count), lstm_mpi_byte(), Int32(root), world), "MPI_Bcast")
+    }
+
+    /// The corresponding C function is `MPI_Gather`.
+    public func gather(_ part: UnsafeBufferPointer<Float>, into whole: UnsafeMutableBufferPointer<Float>, root: Int) throws {
+        let n = try count(part.count)
+        try check(MPI_Gather(part.baseAddress, n, lstm_mpi_float(), whole.baseAddress, n, lstm_mpi_float(), Int32(root), world), "MPI_Gather")
+    }
+
+    /// The corresponding C function is `MPI_Scatter`.
+    public func scatter(_ whole: UnsafeBufferPointer<Float>, into part: UnsafeMutableBufferPointer<Float>, root: Int) throws {
+        let n = try count(part.count)
+        try check(MPI_Scatter(whole.baseAddress, n, lstm_mpi_float(), part.baseAddress, n, lstm_mpi_float(), Int32(root), world), "MPI_Scatter")
+    }
+
+    /// The corresponding C function is `MPI_Abort`.
+    public func abort(exitCode: Int32) -> Never {
+        MPI_Abort(world, exitCode)
+        fatalError("MPI_Abort returned")
+    }
+
+    /// MPI counts are 32-bit.
+    private func count(_ n: Int) throws -> Int32 {
+        guard let n = Int32(exactly: n) else { throw CommError(call: "count", code: -1, message: "\(n) elements exceed MPI's 32-bit count") }
+        return n
+    }
+}
+
+public struct CommError: Error, CustomStringConvertible {
+    public let call: String
+    public let code: Int32
+    public let message: String
+    public var description: String { "\(call) failed (\(code)): \(message)" }
+}
+
+/// Turns an MPI return code into a thrown error carrying MPI's own text for it.
+private func check(_ code: Int32, _ call: String) throws {
+    guard code != MPI_SUCCESS else { return }
+    var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING))
+    var length: Int32 = 0
+    MPI_Error_string(code, &text, &length)
+    throw CommError(call: call, code: code, message: String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+}
