@@ -20,8 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! .venv/bin/python -c "import numpy, h5py" 2>/dev/null; then
-    echo "Creating .venv with numpy and h5py"
+if ! .venv/bin/python -c "import numpy, h5py, pytest, matplotlib" 2>/dev/null; then
+    echo "Creating .venv with numpy, h5py, pytest and matplotlib"
     python3 -m venv .venv
-    .venv/bin/pip install -q --disable-pip-version-check numpy h5py pytest
+    .venv/bin/pip install -q --disable-pip-version-check numpy h5py pytest matplotlib
 fi

@@ -1,0 +1,48 @@
+import Storage
+
+/// Sums over scored targets, from which every reported mean is derived.
+public struct TargetSums: Sendable, Equatable {
+    public var loss: Double = 0
+    public var targets: Double = 0
+    public var correct: Double = 0
+
+    public init(loss: Double = 0, targets: Double = 0, correct: Double = 0) {
+        self.loss = loss
+        self.targets = targets
+        self.correct = correct
+    }
+
+    public static func += (lhs: inout TargetSums, rhs: TargetSums) {
+        lhs.loss += rhs.loss
+        lhs.targets += rhs.targets
+        lhs.correct += rhs.correct
+    }
+
+    public var meanLoss: Double { targets > 0 ? loss / targets : .nan }
+    public var accuracy: Double { targets > 0 ? correct / targets : .nan }
+}
+
+/// What a person reads for a task: accuracy for classification, bits per character for
+/// next-token text, mean squared error for regression (the loss itself).
+public struct MetricKind: Sendable {
+    public let task: Task
+    public let tokensPerStep: Bool
+
+    public init(_ header: DatasetHeader) {
+        task = header.task
+        tokensPerStep = header.inputKind == .tokens && header.targetKind == .step && header.task == .multiclass
+    }
+
+    /// Name and value pairs for the log and `--json` output, in a fixed order.
+    public func values(_ sums: TargetSums) -> [(String, Double)] {
+        guard sums.targets > 0 else { return [] }
+        var values = [("loss", sums.meanLoss)]
+        if task == .regression { values.append(("mse", sums.meanLoss)) } else { values.append(("accuracy", sums.accuracy)) }
+        if tokensPerStep { values.append(("bits_per_char", sums.meanLoss / log(2))) }
+        return values
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

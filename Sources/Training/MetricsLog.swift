@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--log FILE`: one JSON object per step and one per epoch (SPEC section 4), appended, so a
+/// resumed run continues the same file. Written by rank 0 only.
+public final class MetricsLog {
+    private let file: UnsafeMutablePointer<FILE>
+    private let metricKind: MetricKind
+
+    public init(path: String, metricKind: MetricKind) throws {
+        guard let file = fopen(path, "a") else {
+            throw TrainingError("cannot open --log \(path): \(String(cString: strerror(errno)))")
+        }
+        self.file = file
+        self.metricKind = metricKind
+    }
+
+    deinit { fclose(file) }
+
+    public func record(_ event: TrainingEvent) {
+        var fields: [(String, String)]
+        switch event {
+        case .step(let step):
+            fields = [("epoch", "\(step.epoch)"), ("step", "\(step.step)"), ("global_step", "\(step.globalStep)")]
+            fields += metricKind.values(step.sums).map { ($0, json($1)) }
+            fields.append(("tokens_per_s", json(step.tokensPerSecond)))
+        case .epoch(let epoch):
+            fields = [("event", "\"epoch\""), ("epoch", "\(epoch.epoch)")]
+            fields += metricKind.values(epoch.sums).map { ($0, json($1)) }
+            if let validation = epoch.validation {
+                fields += metricKind.values(validation).map { ("val_" + $0, json($1)) }
+            }
+            fields.append(("seconds", json(epoch.seconds)))
+        }
+        fputs("{" + fields.map { "\"\($0)\": \($1)" }.joined(separator: ", ") + "}\n", file)
+        if case .epoch = event { fflush(file) }
+    }
+}
+
+/// A JSON number, or null for NaN and infinities, which JSON cannot hold.
+func json(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }

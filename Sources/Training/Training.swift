@@ -1,1 +1,0 @@
-// Training module: implementation lands in its own commits.

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Comm
+import Foundation
+
+/// How a command under mpirun fails, depending on who can see the failure.
+extension MPICommunicator {
+    /// A failure every rank meets alike (a bad dataset, a bad flag): printed once by rank 0,
+    /// then every rank leaves MPI cleanly and exits 1.
+    func failTogether(_ error: Error) -> ExitCode {
+        if isRoot { printError(error) }
+        try? finalize()
+        return ExitCode.failure
+    }
+
+    /// A failure that may be this rank's alone while the others wait in a collective: printed
+    /// with the rank, then MPI_Abort takes the whole job down rather than leave it hanging.
+    func failAlone(_ error: Error) -> Never {
+        printError(size > 1 ? "rank \(rank): \(error)" : error)
+        if size == 1 { exit(ExitCode.failure.rawValue) }
+        abort(exitCode: ExitCode.failure.rawValue)
+    }
+}
+
+/// One line on stderr, as every command reports a failure.
+func printError(_ error: Any) {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+}
