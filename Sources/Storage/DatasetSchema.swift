@@ -1,0 +1,102 @@
+/// The dataset file of SPEC.md section 2: `/inputs`, `/lengths`, `/targets`, `/vocab` and the
+/// root attributes that say how to read them.
+
+public enum InputKind: String, Sendable, CaseIterable { case tokens, features }
+public enum TargetKind: String, Sendable, CaseIterable { case row, step }
+public enum Task: String, Sendable, CaseIterable { case binary, multiclass, regression }
+public enum Padding: String, Sendable, CaseIterable { case pre, post }
+public enum StreamKind: String, Sendable, CaseIterable { case independent, contiguous }
+
+extension Task {
+    /// Whether targets are class ids (int32) rather than values (float32).
+    public var isClassification: Bool { self != .regression }
+}
+
+/// Everything in a dataset file but the big arrays.
+public struct DatasetHeader: Sendable, Equatable {
+    public var rows: Int              // N
+    public var length: Int            // L
+    public var inputKind: InputKind
+    public var features: Int          // F (1.. for features; 0 for tokens)
+    public var vocabSize: Int         // tokens only, else 0
+    public var vocab: [Int32]         // Unicode scalars, text only, else []
+    public var targetKind: TargetKind
+    public var task: Task
+    public var numClasses: Int        // classification, else 0
+    public var targetWidth: Int       // K: 1 for binary, numClasses for multiclass, K for regression
+    public var padding: Padding
+    public var stream: StreamKind
+    public var source: String
+
+    public init(rows: Int, length: Int, inputKind: InputKind, features: Int, vocabSize: Int, vocab: [Int32],
+                targetKind: TargetKind, task: Task, numClasses: Int, targetWidth: Int,
+                padding: Padding, stream: StreamKind, source: String) {
+        self.rows = rows; self.length = length; self.inputKind = inputKind; self.features = features
+        self.vocabSize = vocabSize; self.vocab = vocab; self.targetKind = targetKind; self.task = task
+        self.numClasses = numClasses; self.targetWidth = targetWidth; self.padding = padding
+        self.stream = stream; self.source = source
+    }
+
+    /// The root `format` attribute of a dataset file.
+    public static let format = "lstm-dist dataset"
+    public static let version: Int64 = 1
+
+    /// Input values per row: L for tokens, L * F for features.
+    public var inputsPerRow: Int { inputKind == .tokens ? length : length * features }
+    /// Target values per row: 1 or L class ids, or K or L * K values.
+    public var targetsPerRow: Int {
+        let steps = targetKind == .row ? 1 : length
+        return task.isClassification ? steps : steps * targetWidth
+    }
+
+    /// Throws when the fields contradict each other (a writer's programming error or a bad file).
+    public func validate(_ context: String) throws {
+        func require(_ condition: Bool, _ problem: String) throws {
+            if !condition { throw StorageError("\(context): \(problem)") }
+        }
+        try require(rows > 0, "no rows")
+        try require(length > 0, "rows of length 0")
+        switch inputKind {
+        case .tokens: try require(features == 0 && vocabSize > 0, "token inputs need a vocabulary size above 0")
+        case .features: try require(features > 0 && vocabSize == 0 && vocab.isEmpty, "feature inputs need 1 or more features")
+        }
+        try require(vocab.isEmpty || vocab.count == vocabSize, "vocabulary of \(vocab.count) characters but vocab_size \(vocabSize)")
+        switch task {
+        case .binary: try require(numClasses == 2 && targetWidth == 1, "binary task needs num_classes 2")
+        case .multiclass: try require(numClasses >= 2 && targetWidth == numClasses, "multiclass task needs num_classes of 2 or more")
+        case .regression: try require(numClasses == 0 && targetWidth >= 1, "regression needs 1 or more target values")
+        }
+    }
+}
+
+/// Rows `[start, start + count)` of a dataset, row-major as on disk.
+public struct RowBlock: Sendable {
+    public var start: Int, count: Int
+    public var lengths: [Int32]                 // [count]
+    public var tokens: [Int32]                  // [count*L] when tokens, else []
+    public var features: [Float]                // [count*L*F] when features, else []
+    public var classTargets: [Int32]            // classification: [count] (row) or [count*L] (step)
+    public var valueTargets: [Float]            // regression: [count*K] (row) or [count*L*K] (step)
+
+    public init(start: Int, count: Int, lengths: [Int32], tokens: [Int32], features: [Float],
+                classTargets: [Int32], valueTargets: [Float]) {
+        self.start = start; self.count = count; self.lengths = lengths; self.tokens = tokens
+        self.features = features; self.classTargets = classTargets; self.valueTargets = valueTargets
+    }
+
+    /// A block of `count` rows filled with `padValue` inputs and zero targets and lengths.
+    public init(header: DatasetHeader, start: Int, count: Int, padValue: Float = 0) {
+        let tokens = header.inputKind == .tokens
+        let classes = header.task.isClassification
+        self.init(start: start, count: count, lengths: [Int32](repeating: 0, count: count),
+                  tokens: tokens ? [Int32](repeating: Int32(padValue), count: count * header.inputsPerRow) : [],
+                  features: tokens ? [] : [Float](repeating: padValue, count: count * header.inputsPerRow),
+                  classTargets: classes ? [Int32](repeating: 0, count: count * header.targetsPerRow) : [],
+                  valueTargets: classes ? [] : [Float](repeating: 0, count: count * header.targetsPerRow))
+    }
+}
+
+/// Dataset and attribute names inside the file.
+enum DatasetPaths {
+    static let inputs = "/inputs", lengths = "/lengths", targets = "/targets", vocab = "/vocab"
+}

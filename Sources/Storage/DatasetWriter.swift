@@ -1,0 +1,92 @@
+/// Writes a dataset file (SPEC.md section 2) block by block, so the rows never all sit in
+/// memory. The header, N included, is fixed when the file is created: `pack` learns it in a
+/// first pass over its input.
+public final class DatasetWriter {
+    public let header: DatasetHeader
+    /// Rows per chunk of the row arrays; blocks that are whole multiples of it write whole chunks.
+    public let rowsPerChunk: Int
+    public private(set) var rowsWritten = 0
+    private let file: H5File
+    private let inputs: H5Dataset
+    private let lengths: H5Dataset
+    private let targets: H5Dataset
+
+    /// About this many bytes per chunk of `/inputs`: large enough for deflate, small enough for
+    /// HDF5's 1 MiB chunk cache.
+    private static let chunkBytes = 1 << 20
+
+    /// Creates the file (replacing one of that name: callers go through `AtomicOutput`) with its
+    /// attributes, `/vocab` and empty row arrays compressed at `compression` (0-9).
+    public init(path: String, header: DatasetHeader, compression: Int) throws {
+        try header.validate(path)
+        self.header = header
+        let file = try H5File(path: path, mode: .truncate)
+        let (rows, length) = (header.rows, header.length)
+        let width = max(header.features, 1)
+        let rowBytes = length * width * 4
+        rowsPerChunk = min(rows, max(1, Self.chunkBytes / rowBytes))
+        // A row longer than a chunk is chunked along timesteps too.
+        let stepsPerChunk = min(length, max(1, Self.chunkBytes / (width * 4)))
+        let tokens = header.inputKind == .tokens
+        let inputShape = tokens ? [rows, length] : [rows, length, header.features]
+        let inputChunks = tokens ? [rowsPerChunk, stepsPerChunk] : [rowsPerChunk, stepsPerChunk, header.features]
+        inputs = tokens
+            ? try file.createDataset(DatasetPaths.inputs, of: Int32.self, shape: inputShape, chunks: inputChunks, compression: compression)
+            : try file.createDataset(DatasetPaths.inputs, of: Float.self, shape: inputShape, chunks: inputChunks, compression: compression)
+        lengths = try file.createDataset(DatasetPaths.lengths, of: Int32.self, shape: [rows],
+                                         chunks: [min(rows, Self.chunkBytes / 4)], compression: compression)
+        var targetShape = header.targetKind == .row ? [rows] : [rows, length]
+        var targetChunks = header.targetKind == .row ? [rowsPerChunk] : [rowsPerChunk, stepsPerChunk]
+        if header.task.isClassification {
+            targets = try file.createDataset(DatasetPaths.targets, of: Int32.self, shape: targetShape, chunks: targetChunks, compression: compression)
+        } else {
+            targetShape.append(header.targetWidth)
+            targetChunks.append(header.targetWidth)
+            targets = try file.createDataset(DatasetPaths.targets, of: Float.self, shape: targetShape, chunks: targetChunks, compression: compression)
+        }
+        if !header.vocab.isEmpty {
+            try file.createDataset(DatasetPaths.vocab, of: Int32.self, shape: [header.vocab.count]).write(header.vocab)
+        }
+        try Self.writeAttributes(header, to: file)
+        self.file = file
+    }
+
+    /// Writes the next rows; blocks must come in order, starting at row 0.
+    public func append(_ block: RowBlock) throws {
+        guard block.start == rowsWritten, rowsWritten + block.count <= header.rows else {
+            throw StorageError("\(file.file): block of rows \(block.start)..<\(block.start + block.count) out of order (\(rowsWritten) rows written of \(header.rows))")
+        }
+        try block.lengths.withUnsafeBufferPointer { try lengths.write($0, rowsFrom: block.start) }
+        if header.inputKind == .tokens {
+            try block.tokens.withUnsafeBufferPointer { try inputs.write($0, rowsFrom: block.start) }
+        } else {
+            try block.features.withUnsafeBufferPointer { try inputs.write($0, rowsFrom: block.start) }
+        }
+        if header.task.isClassification {
+            try block.classTargets.withUnsafeBufferPointer { try targets.write($0, rowsFrom: block.start) }
+        } else {
+            try block.valueTargets.withUnsafeBufferPointer { try targets.write($0, rowsFrom: block.start) }
+        }
+        rowsWritten += block.count
+    }
+
+    /// Checks that every row was written and flushes; the file closes when the writer goes.
+    public func finish() throws {
+        guard rowsWritten == header.rows else {
+            throw StorageError("\(file.file): \(rowsWritten) rows written of \(header.rows)")
+        }
+        try file.flush()
+    }
+
+    private static func writeAttributes(_ header: DatasetHeader, to file: H5File) throws {
+        try file.setAttribute("format", .string(DatasetHeader.format))
+        try file.setAttribute("version", .int(DatasetHeader.version))
+        try file.setAttribute("padding", .string(header.padding.rawValue))
+        try file.setAttribute("target_kind", .string(header.targetKind.rawValue))
+        try file.setAttribute("task", .string(header.task.rawValue))
+        if header.task.isClassification { try file.setAttribute("num_classes", .int(Int64(header.numClasses))) }
+        if header.inputKind == .tokens { try file.setAttribute("vocab_size", .int(Int64(header.vocabSize))) }
+        try file.setAttribute("stream", .string(header.stream.rawValue))
+        try file.setAttribute("source", .string(header.source))
+    }
+}

@@ -1,2 +1,0 @@
-import CHDF5
-func _h5linkCheck() -> Int32 { H5open() }
