@@ -46,7 +46,7 @@ public final class Trainer {
     public let metricKind: MetricKind
     private let batch: WindowBatch
     private let feeder: StreamFeeder
-    private var optimizer: Optimizer
+    public let optimizer: any Optimizer
     private let validation: DatasetReader?
 
     /// Where the next step starts, and what has been done: what a checkpoint records.
@@ -85,7 +85,7 @@ public final class Trainer {
         model.initialize(seed: config.seed)
         batch = WindowBatch(config: modelConfig, slots: config.slotsPerRank, window: layout.window)
         feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: comm.rank, slotsPerRank: config.slotsPerRank))
-        optimizer = Optimizer(config, parameterCount: model.layout.count)
+        optimizer = makeOptimizer(config, parameterCount: model.layout.count)
         metricKind = MetricKind(header)
     }
 
@@ -126,7 +126,7 @@ public final class Trainer {
                     let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[..<parameterCount])
                     scale(gradients, by: Float(1 / sums.targets))
                     if let maxNorm = config.clipNorm { _ = clipByGlobalNorm(gradients, maxNorm: maxNorm) }
-                    optimizer.update(parameters: model.parameters, gradients: UnsafeBufferPointer(gradients))
+                    optimizer.step(parameters: model.parameters, gradients: UnsafeBufferPointer(gradients))
                 }
                 epochSums += sums
                 step += 1

@@ -16,48 +16,97 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
     public var defaultLearningRate: Float { self == .adam ? 1e-3 : 0.01 }
 }
 
-/// Everything that defines a training run (SPEC section 4). Stored as JSON in checkpoints.
-/// Optionals are "take the default from the dataset" and are resolved by `resolved(for:)`.
+/// Everything that defines a training run (SPEC section 4), stored as JSON in checkpoints.
+///
+/// The fields of `shape` fix what the run computes and cannot change on resume; nil means "not
+/// given", which `resolved(for:)` turns into the default and `resumed(from:)` into the
+/// checkpoint's value. The other fields may change between a run and its resume.
 public struct TrainingConfig: Codable, Equatable, Sendable {
+    public struct Shape: Codable, Equatable, Sendable {
+        public var window: Int?
+        public var hidden: Int?
+        public var layers: Int?
+        public var embedding: Int?
+        public var optimizer: OptimizerKind?
+        public var momentum: Float?
+        public var reset: ResetPolicy?
+        public var seed: UInt64?
+        public init() {}
+    }
+
     public var dataset: String
-    public var slotsPerRank = 16
-    public var window: Int?
+    public var shape = Shape()
+    /// Slots per rank; the global slot count (ranks x slots) is fixed on resume.
+    public var slotsPerRank: Int?
     public var epochs = 10
     public var maxSteps: Int?
-    public var hidden = 128
-    public var layers = 1
-    public var embedding = 64
-    public var optimizer = OptimizerKind.adam
     public var learningRate: Float?
-    public var momentum: Float = 0
     public var clipNorm: Float?
-    public var reset: ResetPolicy?
-    public var seed: UInt64 = 0
     public var validation: String?
     public var log: String?
+    public var checkpointDirectory = "checkpoints"
+    /// Write a checkpoint when `global_step % checkpointEvery == 0`; 0 = at epoch ends only.
+    public var checkpointEvery = 0
+    public var keep = 3
+    public var keepBest = false
 
     public init(dataset: String) { self.dataset = dataset }
 
-    /// Fills in every default that depends on the dataset, so the stored config is explicit.
+    /// Every default filled in, so the stored configuration says exactly what ran.
     public func resolved(for header: DatasetHeader) -> TrainingConfig {
         var config = self
-        config.window = window ?? header.length
-        config.learningRate = learningRate ?? optimizer.defaultLearningRate
-        config.reset = reset ?? ResetPolicy(header.stream)
+        config.slotsPerRank = slotsPerRank ?? 16
+        config.shape.window = shape.window ?? header.length
+        config.shape.hidden = shape.hidden ?? 128
+        config.shape.layers = shape.layers ?? 1
+        config.shape.embedding = shape.embedding ?? 64
+        config.shape.optimizer = shape.optimizer ?? .adam
+        config.shape.momentum = shape.momentum ?? 0
+        config.shape.reset = shape.reset ?? ResetPolicy(header.stream)
+        config.shape.seed = shape.seed ?? 0
+        config.learningRate = learningRate ?? config.shape.optimizer!.defaultLearningRate
         return config
     }
 
-    /// The network this configuration trains on this dataset.
+    /// This request continuing `saved` (a resolved configuration) on `ranks` ranks: the shape and
+    /// global slot count come from `saved`, and a flag that contradicts them is refused.
+    public func resumed(from saved: TrainingConfig, savedRanks: Int, ranks: Int) throws -> TrainingConfig {
+        func keep<Value: Equatable>(_ flag: String, _ mine: Value?, _ theirs: Value?) throws -> Value? {
+            if let mine, mine != theirs {
+                throw TrainingError("\(flag) \(mine) conflicts with the checkpoint's \(theirs.map { "\($0)" } ?? "none"); drop the flag to resume")
+            }
+            return theirs
+        }
+        var config = self
+        config.shape.window = try keep("--window", shape.window, saved.shape.window)
+        config.shape.hidden = try keep("--hidden", shape.hidden, saved.shape.hidden)
+        config.shape.layers = try keep("--layers", shape.layers, saved.shape.layers)
+        config.shape.embedding = try keep("--embedding", shape.embedding, saved.shape.embedding)
+        config.shape.optimizer = try keep("--optimizer", shape.optimizer, saved.shape.optimizer)
+        config.shape.momentum = try keep("--momentum", shape.momentum, saved.shape.momentum)
+        config.shape.reset = try keep("--reset", shape.reset, saved.shape.reset)
+        config.shape.seed = try keep("--seed", shape.seed, saved.shape.seed)
+
+        let globalSlots = savedRanks * saved.slotsPerRank!
+        guard globalSlots % ranks == 0 else {
+            throw TrainingError("the checkpoint has \(globalSlots) global slots, which \(ranks) ranks cannot share evenly; resume with a rank count that divides \(globalSlots)")
+        }
+        config.slotsPerRank = try keep("--slots", slotsPerRank, globalSlots / ranks)
+        config.learningRate = learningRate ?? saved.learningRate
+        return config
+    }
+
+    /// The network this configuration trains on this dataset (after `resolved`).
     public func modelConfig(for header: DatasetHeader) -> ModelConfig {
         let input: ModelInput = header.inputKind == .tokens
-            ? .tokens(vocabSize: header.vocabSize, embedding: embedding)
+            ? .tokens(vocabSize: header.vocabSize, embedding: shape.embedding!)
             : .features(header.features)
         let head: Head = switch header.task {
         case .binary: .binary
         case .multiclass: .multiclass
         case .regression: .regression
         }
-        return ModelConfig(input: input, hidden: hidden, layers: layers, head: head, outputs: header.targetWidth)
+        return ModelConfig(input: input, hidden: shape.hidden!, layers: shape.layers!, head: head, outputs: header.targetWidth)
     }
 }
 
