@@ -1,2 +1,0 @@
-import COpenBLAS
-func _blasLinkCheck() { openblas_set_num_threads(1) }

@@ -1,0 +1,116 @@
+/// An optimizer whose state is plain buffers laid out like the parameters, so a checkpoint can
+/// save and restore it exactly.
+public protocol Optimizer: AnyObject {
+    var learningRate: Float { get set }
+    /// Updates applied so far (Keras' `iterations`).
+    var iterations: Int { get set }
+    /// The state buffers by checkpoint name (Adam "m", "v"; SGD "velocity"), each [parameter count].
+    var state: [(name: String, buffer: UnsafeMutableBufferPointer<Float>)] { get }
+    /// One update from gradients already divided by the target count.
+    func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>)
+}
+
+/// Adam exactly as Keras 3: alpha = lr sqrt(1 - beta2^t) / (1 - beta1^t), m += (g - m)(1 - beta1),
+/// v += (g^2 - v)(1 - beta2), p -= alpha m / (sqrt(v) + epsilon).
+public final class AdamOptimizer: Optimizer {
+    public var learningRate: Float
+    public let beta1: Float, beta2: Float, epsilon: Float
+    public var iterations = 0
+    public let m: UnsafeMutableBufferPointer<Float>
+    public let v: UnsafeMutableBufferPointer<Float>
+    public var state: [(name: String, buffer: UnsafeMutableBufferPointer<Float>)] { [("m", m), ("v", v)] }
+
+    public init(count: Int, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        m = .zeroed(count)
+        v = .zeroed(count)
+    }
+
+    deinit {
+        m.deallocate()
+        v.deallocate()
+    }
+
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>) {
+        precondition(parameters.count == m.count && gradients.count >= m.count)
+        iterations += 1
+        // Powers by repeated multiplication in double: exact enough and the same on every platform.
+        var beta1Power = 1.0, beta2Power = 1.0
+        for _ in 0 ..< iterations {
+            beta1Power *= Double(beta1)
+            beta2Power *= Double(beta2)
+        }
+        let alpha = Float(Double(learningRate) * (1 - beta2Power).squareRoot() / (1 - beta1Power))
+        let keep1 = 1 - beta1, keep2 = 1 - beta2, epsilon = self.epsilon
+        let p = parameters.baseAddress!, g = gradients.baseAddress!, m = self.m.baseAddress!, v = self.v.baseAddress!
+        for k in 0 ..< parameters.count {
+            m[k] += (g[k] - m[k]) * keep1
+            v[k] += (g[k] * g[k] - v[k]) * keep2
+            p[k] -= alpha * m[k] / (v[k].squareRoot() + epsilon)
+        }
+    }
+}
+
+/// SGD with optional momentum, Keras' convention: velocity = momentum * velocity - lr * g; p += velocity.
+/// Without momentum: p -= lr * g (the velocity buffer stays zero).
+public final class SGDOptimizer: Optimizer {
+    public var learningRate: Float
+    public let momentum: Float
+    public var iterations = 0
+    public let velocity: UnsafeMutableBufferPointer<Float>
+    public var state: [(name: String, buffer: UnsafeMutableBufferPointer<Float>)] {
+        momentum == 0 ? [] : [("velocity", velocity)]
+    }
+
+    public init(count: Int, learningRate: Float = 0.01, momentum: Float = 0) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+        velocity = .zeroed(count)
+    }
+
+    deinit { velocity.deallocate() }
+
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>) {
+        precondition(parameters.count == velocity.count && gradients.count >= velocity.count)
+        iterations += 1
+        let rate = learningRate, momentum = self.momentum
+        let p = parameters.baseAddress!, g = gradients.baseAddress!, velocity = self.velocity.baseAddress!
+        if momentum == 0 {
+            for k in 0 ..< parameters.count { p[k] -= rate * g[k] }
+        } else {
+            for k in 0 ..< parameters.count {
+                velocity[k] = momentum * velocity[k] - rate * g[k]
+                p[k] += velocity[k]
+            }
+        }
+    }
+}
+
+/// Scales gradients so their L2 norm is at most `maxNorm`; returns the norm before clipping.
+/// Sixteen float partial sums in a fixed order, combined in double: deterministic and vectorised.
+@discardableResult
+public func clipByGlobalNorm(_ gradients: UnsafeMutableBufferPointer<Float>, maxNorm: Float) -> Float {
+    let norm = Float(sumOfSquares(UnsafeBufferPointer(gradients)).squareRoot())
+    if norm > maxNorm {
+        let scale = maxNorm / norm
+        for k in gradients.indices { gradients[k] *= scale }
+    }
+    return norm
+}
+
+func sumOfSquares(_ values: UnsafeBufferPointer<Float>) -> Double {
+    var partial = Vector()
+    var k = 0
+    while k < values.count {
+        let lanes = min(vectorWidth, values.count - k)
+        let x = loadVector(values.baseAddress! + k, lanes)
+        partial = partial.addingProduct(x, x)
+        k += vectorWidth
+    }
+    var total = 0.0
+    for lane in 0 ..< vectorWidth { total += Double(partial[lane]) }
+    return total
+}
