@@ -1,7 +1,7 @@
 import Storage
 
 /// Sums over scored targets, from which every reported mean is derived.
-public struct TargetSums: Sendable, Equatable {
+public struct TargetSums: Codable, Sendable, Equatable {
     public var loss: Double = 0
     public var targets: Double = 0
     public var correct: Double = 0

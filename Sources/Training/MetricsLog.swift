@@ -32,6 +32,8 @@ public final class MetricsLog {
                 fields += metricKind.values(validation).map { ("val_" + $0, json($1)) }
             }
             fields.append(("seconds", json(epoch.seconds)))
+        case .checkpoint:
+            return
         }
         fputs("{" + fields.map { "\"\($0)\": \($1)" }.joined(separator: ", ") + "}\n", file)
         if case .epoch = event { fflush(file) }

@@ -1,4 +1,5 @@
 import Comm
+import Foundation
 import Layout
 import Model
 import Storage
@@ -29,84 +30,125 @@ public struct EpochReport: Sendable {
 public enum TrainingEvent: Sendable {
     case step(StepReport)
     case epoch(EpochReport)
+    /// Rank 0 wrote a checkpoint.
+    case checkpoint(path: String)
 }
 
-/// The training loop: layout -> batch -> forward/backward -> one allreduce -> optimizer.
+/// Why `run` returned.
+public enum TrainingOutcome: Sendable, Equatable {
+    case finished
+    case reachedMaxSteps
+    case stopRequested
+    /// A resumed run with nothing left to do.
+    case nothingToDo
+}
+
+/// The training loop: layout -> batch -> forward/backward -> one allreduce -> optimizer ->
+/// checkpoint.
 ///
 /// Every rank runs the same loop on its own slots. Gradients leave the model as sums over this
 /// rank's targets; the allreduce adds every rank's sums together with the loss, target count,
 /// correct count and stop votes riding in a trailer of the same buffer, and the update divides by
 /// the global target count. So R ranks x B slots compute what 1 rank x R*B slots computes.
 public final class Trainer {
+    /// The resolved configuration: every default filled in.
     public let config: TrainingConfig
     public let header: DatasetHeader
     public let layout: StreamLayout
     public let comm: Communicator
     public let model: LSTMModel
+    public let optimizer: any Optimizer
     public let metricKind: MetricKind
+    /// Where a resumed run picked up, or nil for a fresh run.
+    public let resumedFrom: String?
     private let batch: WindowBatch
     private let feeder: StreamFeeder
-    public let optimizer: any Optimizer
     private let validation: DatasetReader?
+    private let reset: ResetPolicy
+    private let checkpoints: CheckpointWriter
 
-    /// Where the next step starts, and what has been done: what a checkpoint records.
-    public private(set) var epoch = 0
-    public private(set) var step = 0
-    public private(set) var globalStep = 0
-    public private(set) var epochSums = TargetSums()
+    /// Where the next step starts and the running sums of its epoch: what a checkpoint records.
+    public private(set) var position: TrainingPosition
 
     /// Trailer slots after the gradients, summed by the same allreduce.
     private enum Trailer: Int, CaseIterable { case loss, targets, correct, stopVotes }
 
-    public init(config: TrainingConfig, comm: Communicator) throws {
-        let reader = try DatasetReader(path: config.dataset)
+    /// Opens the dataset and builds the model, fresh or from `resume` (a checkpoint path, or
+    /// "latest" in the checkpoint directory). Every rank must call it; failures are the same on
+    /// every rank.
+    public init(config request: TrainingConfig, comm: Communicator, resume: String? = nil) throws {
+        let reader = try DatasetReader(path: request.dataset)
         header = reader.header
-        let config = config.resolved(for: header)
-        self.config = config
         self.comm = comm
-        let globalSlots = comm.size * config.slotsPerRank
-        guard config.slotsPerRank > 0 else { throw TrainingError("--slots must be positive") }
+        let restored = try resume.flatMap { try RestoredCheckpoint.load($0, request: request, dataset: reader, comm: comm) }
+        let config = restored?.config ?? request.resolved(for: header)
+        self.config = config
+        resumedFrom = restored?.path
+        let slotsPerRank = config.slotsPerRank!
+        reset = config.shape.reset!
+
+        let globalSlots = comm.size * slotsPerRank
+        guard slotsPerRank > 0 else { throw TrainingError("--slots must be positive") }
         guard globalSlots <= header.rows else {
-            throw TrainingError("\(comm.size) ranks x \(config.slotsPerRank) slots = \(globalSlots) global slots, but \(config.dataset) has only \(header.rows) rows; use --slots \(max(1, header.rows / comm.size)) or fewer")
+            throw TrainingError("\(comm.size) ranks x \(slotsPerRank) slots = \(globalSlots) global slots, but \(config.dataset) has only \(header.rows) rows; use --slots \(max(1, header.rows / comm.size)) or fewer")
         }
-        guard config.epochs > 0 else { throw TrainingError("--epochs must be positive") }
-        guard config.hidden > 0, config.layers > 0, config.embedding > 0 else {
+        guard config.shape.hidden! > 0, config.shape.layers! > 0, config.shape.embedding! > 0 else {
             throw TrainingError("--hidden, --layers and --embedding must be positive")
         }
-        layout = try StreamLayout(rows: header.rows, length: header.length, window: config.window!, globalSlots: globalSlots)
+        layout = try StreamLayout(rows: header.rows, length: header.length, window: config.shape.window!, globalSlots: globalSlots)
+        let trainingHeader = header
         validation = try config.validation.map { path in
             let reader = try DatasetReader(path: path)
-            try reader.header.checkCompatible(withTraining: header, path: path)
+            try reader.header.checkCompatible(withTraining: trainingHeader, path: path)
             return reader
         }
 
         let modelConfig = config.modelConfig(for: header)
-        model = LSTMModel(config: modelConfig, slots: config.slotsPerRank, window: layout.window, gradientTrailer: Trailer.allCases.count)
-        model.initialize(seed: config.seed)
-        batch = WindowBatch(config: modelConfig, slots: config.slotsPerRank, window: layout.window)
-        feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: comm.rank, slotsPerRank: config.slotsPerRank))
+        model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: layout.window, gradientTrailer: Trailer.allCases.count)
         optimizer = makeOptimizer(config, parameterCount: model.layout.count)
+        batch = WindowBatch(config: modelConfig, slots: slotsPerRank, window: layout.window)
+        feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: comm.rank, slotsPerRank: slotsPerRank))
         metricKind = MetricKind(header)
+        checkpoints = CheckpointWriter(config: config, header: header, fingerprint: comm.isRoot ? try reader.fingerprint() : "")
+
+        if let restored {
+            position = restored.position
+            try restored.restore(into: model, optimizer: optimizer, comm: comm)
+        } else {
+            position = TrainingPosition()
+            model.initialize(seed: config.shape.seed!)
+        }
     }
 
     /// Trains until the last epoch ends, `--max-steps` is reached, or any rank's
-    /// `stopRequested` says so (then every rank stops after the same step).
-    public func run(stopRequested: () -> Bool = { false }, report: (TrainingEvent) -> Void) throws {
+    /// `stopRequested` says so (then every rank stops after the same step). Writes checkpoints
+    /// as configured and one on every stop.
+    public func run(stopRequested: () -> Bool = { false }, report: (TrainingEvent) -> Void) throws -> TrainingOutcome {
+        let maxSteps = config.maxSteps ?? .max
+        guard position.epoch < config.epochs!, position.globalStep < maxSteps else { return .nothingToDo }
         let parameterCount = model.layout.count
+        let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[..<parameterCount])
         let trailer = UnsafeMutableBufferPointer(rebasing: model.gradients[parameterCount...])
         let slotTimestepsPerStep = Double(layout.globalSlots * layout.window)
         var recentStepSeconds = 0.0
 
-        while epoch < config.epochs {
+        var stop: TrainingOutcome?
+
+        func saveCheckpoint(_ captured: Checkpoint?, validation: TargetSums? = nil) throws {
+            guard let captured else { return }
+            report(.checkpoint(path: try checkpoints.write(captured, globalStep: position.globalStep, validation: validation)))
+        }
+
+        while position.epoch < config.epochs! {
             let epochStart = ContinuousClock.now
-            if step == 0 {
-                for slot in 0..<config.slotsPerRank { model.resetState(slot: slot) }
-                epochSums = TargetSums()
+            if position.step == 0 {
+                for slot in 0..<batch.slots { model.resetState(slot: slot) }
+                position.epochSums = TargetSums()
             }
-            while step < layout.stepsPerEpoch {
+            while position.step < layout.stepsPerEpoch {
                 let stepStart = ContinuousClock.now
-                let startingRow = try feeder.fill(batch, step: step)
-                if config.reset == .row { for slot in startingRow { model.resetState(slot: slot) } }
+                let startingRow = try feeder.fill(batch, step: position.step)
+                if reset == .row { for slot in startingRow { model.resetState(slot: slot) } }
                 let local = model.run(batch, backward: true)
 
                 trailer[Trailer.loss.rawValue] = Float(local.lossSum)
@@ -119,44 +161,72 @@ public final class Trainer {
 
                 let sums = TargetSums(loss: Double(trailer[Trailer.loss.rawValue]), targets: Double(trailer[Trailer.targets.rawValue]), correct: Double(trailer[Trailer.correct.rawValue]))
                 guard sums.loss.isFinite else {
-                    throw TrainingError("the loss became \(sums.loss) at epoch \(epoch) step \(step) (global step \(globalStep)); lower --lr or set --clip-norm")
+                    throw TrainingError("the loss became \(sums.loss) at epoch \(position.epoch) step \(position.step) (global step \(position.globalStep)); no checkpoint was written for it; lower --lr or set --clip-norm")
                 }
                 // A step with no target anywhere (per-row targets, early windows) only warms the state.
                 if sums.targets > 0 {
-                    let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[..<parameterCount])
                     scale(gradients, by: Float(1 / sums.targets))
                     if let maxNorm = config.clipNorm { _ = clipByGlobalNorm(gradients, maxNorm: maxNorm) }
                     optimizer.step(parameters: model.parameters, gradients: UnsafeBufferPointer(gradients))
                 }
-                epochSums += sums
-                step += 1
-                globalStep += 1
+                position.epochSums += sums
+                position.step += 1
+                position.globalStep += 1
 
                 let stepSeconds = (ContinuousClock.now - stepStart).seconds
                 recentStepSeconds = recentStepSeconds == 0 ? stepSeconds : 0.9 * recentStepSeconds + 0.1 * stepSeconds
-                let stepsLeft = min(
-                    (config.epochs - epoch) * layout.stepsPerEpoch - step,
-                    (config.maxSteps ?? .max) - globalStep
-                )
+                let stepsLeft = min((config.epochs! - position.epoch) * layout.stepsPerEpoch - position.step, maxSteps - position.globalStep)
                 report(.step(StepReport(
-                    epoch: epoch, step: step - 1, stepsPerEpoch: layout.stepsPerEpoch, globalStep: globalStep,
+                    epoch: position.epoch, step: position.step - 1, stepsPerEpoch: layout.stepsPerEpoch, globalStep: position.globalStep,
                     sums: sums, tokensPerSecond: slotTimestepsPerStep / stepSeconds,
                     allreduceShare: allreduceSeconds / stepSeconds, secondsLeft: Double(stepsLeft) * recentStepSeconds
                 )))
-                if trailer[Trailer.stopVotes.rawValue] > 0 || globalStep == config.maxSteps { return }
+
+                stop = trailer[Trailer.stopVotes.rawValue] > 0 ? .stopRequested
+                    : position.globalStep >= maxSteps ? .reachedMaxSteps : nil
+                let epochEnds = position.step == layout.stepsPerEpoch
+                if let stop, !epochEnds {
+                    try saveCheckpoint(try checkpoints.capture(self))
+                    return stop
+                }
+                if !epochEnds, let every = config.checkpointEvery, every > 0, position.globalStep % every == 0 {
+                    try saveCheckpoint(try checkpoints.capture(self))
+                }
             }
+            let finished = position.epochSums
+            position.finishEpoch()
+            // Captured before validation, which reuses the slots' state buffers.
+            let captured = try checkpoints.capture(self, finishedEpoch: finished)
             let validationSums = try validation.map { try evaluate($0) }
-            report(.epoch(EpochReport(epoch: epoch, sums: epochSums, validation: validationSums, seconds: (ContinuousClock.now - epochStart).seconds)))
-            epoch += 1
-            step = 0
+            report(.epoch(EpochReport(epoch: position.epoch - 1, sums: finished, validation: validationSums, seconds: (ContinuousClock.now - epochStart).seconds)))
+            try saveCheckpoint(captured, validation: validationSums)
+            if let stop { return stop }
         }
+        return .finished
     }
 
     /// The stateful pass over a validation set in the training layout, from zero state.
     /// Uses the training model's state buffers: the next epoch starts from zero state anyway.
     private func evaluate(_ reader: DatasetReader) throws -> TargetSums {
         try Evaluation(model: model, batch: batch, reader: reader, globalSlots: layout.globalSlots, comm: comm)
-            .run(assignment: .contiguous, reset: config.reset!)
+            .run(assignment: .contiguous, reset: reset)
+    }
+}
+
+/// Where training stands: the next step to run and the running sums of the current epoch.
+public struct TrainingPosition: Codable, Sendable, Equatable {
+    /// Epoch (from 0) and step within it of the next step to run.
+    public var epoch = 0
+    public var step = 0
+    /// Steps done since training began.
+    public var globalStep = 0
+    public var epochSums = TargetSums()
+
+    /// An epoch-end position is (e + 1, 0) with zeroed sums, as SPEC section 3 records it.
+    mutating func finishEpoch() {
+        epoch += 1
+        step = 0
+        epochSums = TargetSums()
     }
 }
 

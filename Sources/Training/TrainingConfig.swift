@@ -18,9 +18,9 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
 
 /// Everything that defines a training run (SPEC section 4), stored as JSON in checkpoints.
 ///
-/// The fields of `shape` fix what the run computes and cannot change on resume; nil means "not
-/// given", which `resolved(for:)` turns into the default and `resumed(from:)` into the
-/// checkpoint's value. The other fields may change between a run and its resume.
+/// nil means "not given": `resolved(for:)` turns it into the default, and `resumed(from:)` into
+/// the checkpoint's value (except `maxSteps`, which a resume never inherits). The fields of
+/// `shape` fix what the run computes: a resume refuses to change them.
 public struct TrainingConfig: Codable, Equatable, Sendable {
     public struct Shape: Codable, Equatable, Sendable {
         public var window: Int?
@@ -38,7 +38,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var shape = Shape()
     /// Slots per rank; the global slot count (ranks x slots) is fixed on resume.
     public var slotsPerRank: Int?
-    public var epochs = 10
+    /// The total, counted from the start of training, as in Keras.
+    public var epochs: Int?
     public var maxSteps: Int?
     public var learningRate: Float?
     public var clipNorm: Float?
@@ -46,8 +47,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var log: String?
     public var checkpointDirectory = "checkpoints"
     /// Write a checkpoint when `global_step % checkpointEvery == 0`; 0 = at epoch ends only.
-    public var checkpointEvery = 0
-    public var keep = 3
+    public var checkpointEvery: Int?
+    public var keep: Int?
     public var keepBest = false
 
     public init(dataset: String) { self.dataset = dataset }
@@ -65,34 +66,44 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         config.shape.reset = shape.reset ?? ResetPolicy(header.stream)
         config.shape.seed = shape.seed ?? 0
         config.learningRate = learningRate ?? config.shape.optimizer!.defaultLearningRate
+        config.epochs = epochs ?? 10
+        config.checkpointEvery = checkpointEvery ?? 0
+        config.keep = keep ?? 3
         return config
     }
 
     /// This request continuing `saved` (a resolved configuration) on `ranks` ranks: the shape and
     /// global slot count come from `saved`, and a flag that contradicts them is refused.
     public func resumed(from saved: TrainingConfig, savedRanks: Int, ranks: Int) throws -> TrainingConfig {
-        func keep<Value: Equatable>(_ flag: String, _ mine: Value?, _ theirs: Value?) throws -> Value? {
+        func fixed<Value: Equatable>(_ flag: String, _ mine: Value?, _ theirs: Value?) throws -> Value? {
             if let mine, mine != theirs {
                 throw TrainingError("\(flag) \(mine) conflicts with the checkpoint's \(theirs.map { "\($0)" } ?? "none"); drop the flag to resume")
             }
             return theirs
         }
         var config = self
-        config.shape.window = try keep("--window", shape.window, saved.shape.window)
-        config.shape.hidden = try keep("--hidden", shape.hidden, saved.shape.hidden)
-        config.shape.layers = try keep("--layers", shape.layers, saved.shape.layers)
-        config.shape.embedding = try keep("--embedding", shape.embedding, saved.shape.embedding)
-        config.shape.optimizer = try keep("--optimizer", shape.optimizer, saved.shape.optimizer)
-        config.shape.momentum = try keep("--momentum", shape.momentum, saved.shape.momentum)
-        config.shape.reset = try keep("--reset", shape.reset, saved.shape.reset)
-        config.shape.seed = try keep("--seed", shape.seed, saved.shape.seed)
+        config.shape.window = try fixed("--window", shape.window, saved.shape.window)
+        config.shape.hidden = try fixed("--hidden", shape.hidden, saved.shape.hidden)
+        config.shape.layers = try fixed("--layers", shape.layers, saved.shape.layers)
+        config.shape.embedding = try fixed("--embedding", shape.embedding, saved.shape.embedding)
+        config.shape.optimizer = try fixed("--optimizer", shape.optimizer, saved.shape.optimizer)
+        config.shape.momentum = try fixed("--momentum", shape.momentum, saved.shape.momentum)
+        config.shape.reset = try fixed("--reset", shape.reset, saved.shape.reset)
+        config.shape.seed = try fixed("--seed", shape.seed, saved.shape.seed)
 
         let globalSlots = savedRanks * saved.slotsPerRank!
         guard globalSlots % ranks == 0 else {
             throw TrainingError("the checkpoint has \(globalSlots) global slots, which \(ranks) ranks cannot share evenly; resume with a rank count that divides \(globalSlots)")
         }
-        config.slotsPerRank = try keep("--slots", slotsPerRank, globalSlots / ranks)
+        config.slotsPerRank = try fixed("--slots", slotsPerRank, globalSlots / ranks)
+        config.epochs = epochs ?? saved.epochs
         config.learningRate = learningRate ?? saved.learningRate
+        config.clipNorm = clipNorm ?? saved.clipNorm
+        config.validation = validation ?? saved.validation
+        config.log = log ?? saved.log
+        config.checkpointEvery = checkpointEvery ?? saved.checkpointEvery
+        config.keep = keep ?? saved.keep
+        config.keepBest = keepBest || saved.keepBest
         return config
     }
 

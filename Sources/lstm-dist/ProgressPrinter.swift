@@ -2,20 +2,27 @@ import Foundation
 import Training
 
 /// Rank 0's console output during training: a header, a progress line about once a second
-/// and at each epoch's end, and a summary line per epoch.
+/// and at each epoch's end, a summary line per epoch, and how to resume after a stop.
 final class ProgressPrinter {
     private let trainer: Trainer
     private var lastPrint = ContinuousClock.now - .seconds(10)
+    private var lastCheckpoint: String?
 
     init(trainer: Trainer) { self.trainer = trainer }
 
-    func start() {
-        let config = trainer.config, layout = trainer.layout, header = trainer.header
+    func start(resume: String?) {
+        let config = trainer.config, layout = trainer.layout, header = trainer.header, ranks = trainer.comm.size
+        if let from = trainer.resumedFrom {
+            let position = trainer.position
+            say("resuming from \(from): epoch \(position.epoch + 1), step \(position.step + 1), global step \(position.globalStep)")
+        } else if resume == "latest" {
+            say("no checkpoint in \(config.checkpointDirectory) yet: starting fresh")
+        }
         say("""
         lstm-dist train: \(config.dataset): \(header.rows) rows x \(header.length) timesteps, \(header.task.rawValue), \(header.targetKind.rawValue) targets
-          \(trainer.comm.size) rank\(trainer.comm.size == 1 ? "" : "s") x \(config.slotsPerRank) slots = \(layout.globalSlots) global slots; \
-        window \(layout.window), \(layout.windowsPerRow) window\(layout.windowsPerRow == 1 ? "" : "s") per row, \(layout.stepsPerEpoch) steps per epoch, reset per \(config.reset!.rawValue)
-          model: \(config.layers) x LSTM(\(config.hidden)), \(trainer.model.layout.count) parameters; \(config.optimizer.rawValue) lr \(config.learningRate!)
+          \(ranks) rank\(ranks == 1 ? "" : "s") x \(config.slotsPerRank!) slots = \(layout.globalSlots) global slots; \
+        window \(layout.window), \(layout.windowsPerRow) per row, \(layout.stepsPerEpoch) steps per epoch; reset per \(config.shape.reset!.rawValue)
+          model: \(config.shape.layers!) x LSTM(\(config.shape.hidden!)), \(trainer.model.layout.count) parameters; \(config.shape.optimizer!.rawValue), lr \(config.learningRate!)
         """)
     }
 
@@ -25,24 +32,30 @@ final class ProgressPrinter {
             let now = ContinuousClock.now
             guard now - lastPrint >= .seconds(1) || step.step + 1 == step.stepsPerEpoch else { return }
             lastPrint = now
-            var line = "epoch \(step.epoch + 1)/\(trainer.config.epochs)  step \(step.step + 1)/\(step.stepsPerEpoch)"
+            var line = "epoch \(step.epoch + 1)/\(trainer.config.epochs!)  step \(step.step + 1)/\(step.stepsPerEpoch)"
             line += metrics(step.sums)
             line += "  \(format(step.tokensPerSecond, 0)) tok/s  allreduce \(format(100 * step.allreduceShare, 1))%  ETA \(duration(step.secondsLeft))"
             say(line)
         case .epoch(let epoch):
-            var line = "epoch \(epoch.epoch + 1)/\(trainer.config.epochs) done in \(duration(epoch.seconds)):" + metrics(epoch.sums)
+            var line = "epoch \(epoch.epoch + 1)/\(trainer.config.epochs!) done in \(duration(epoch.seconds)):" + metrics(epoch.sums)
             if let validation = epoch.validation { line += "  | validation:" + metrics(validation) }
             say(line)
+        case .checkpoint(let path):
+            lastCheckpoint = path
         }
     }
 
-    func finish(stoppedBySignal: Bool) {
-        if stoppedBySignal {
-            say("stopped on request after global step \(trainer.globalStep)")
-        } else if trainer.globalStep == trainer.config.maxSteps {
-            say("reached --max-steps \(trainer.globalStep)")
-        } else {
-            say("training finished: \(trainer.globalStep) steps")
+    func finish(_ outcome: TrainingOutcome) {
+        let step = trainer.position.globalStep
+        switch outcome {
+        case .finished: say("training finished after \(step) steps")
+        case .reachedMaxSteps: say("reached --max-steps at global step \(step)")
+        case .stopRequested: say("stopped on request after global step \(step)")
+        case .nothingToDo: say("nothing left to do: the checkpoint is at global step \(step), epoch \(trainer.position.epoch) of \(trainer.config.epochs!); raise --epochs or --max-steps to go on")
+        }
+        if let lastCheckpoint {
+            say("checkpoint: \(lastCheckpoint)")
+            if outcome != .finished { say("resume with: lstm-dist train \(trainer.config.dataset) --checkpoint-dir \(trainer.config.checkpointDirectory) --resume latest") }
         }
     }
 

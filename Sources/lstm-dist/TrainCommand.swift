@@ -10,96 +10,122 @@ struct TrainCommand: ParsableCommand {
         Run alone or under `mpirun -n N`. Every rank owns --slots consecutive global slots, each \
         reading a contiguous, unshuffled range of rows window by window while carrying its state; \
         gradients are summed over all ranks every step, so N ranks x B slots train the same model \
-        as 1 rank x N*B slots. SIGUSR1 (forwarded by mpirun), SIGTERM or SIGINT stop every rank \
-        after the same step.
+        as 1 rank x N*B slots.
+
+        To stop a run cleanly, send SIGUSR1 (mpirun forwards it to every rank): all ranks finish \
+        the same step, rank 0 writes a checkpoint and prints how to resume. SIGTERM and SIGINT do \
+        the same for a single process or under Slurm; under mpirun they are best effort.
         """
     )
 
     @Argument(help: "Dataset written by `lstm-dist pack`.")
     var dataset: String
 
-    @Option(help: "Stateful batch slots per rank (global slots = ranks x slots).")
-    var slots = 16
-    @Option(help: "Timesteps per window (truncated BPTT length). Default: the row length.")
+    @Option(help: "Stateful batch slots per rank; global slots = ranks x slots. (default: 16; on resume, the checkpoint's global slots / ranks)")
+    var slots: Int?
+    @Option(help: "Timesteps per window (truncated BPTT length). (default: the row length)")
     var window: Int?
-    @Option(help: "Total epochs.")
-    var epochs = 10
-    @Option(help: "Stop once this many steps have run since training began.")
+    @Option(help: "Total epochs, counted from the start of training. (default: 10)")
+    var epochs: Int?
+    @Option(help: "Stop once this many steps have run since training began, writing a checkpoint.")
     var maxSteps: Int?
 
-    @Option(help: "LSTM units per layer.")
-    var hidden = 128
-    @Option(help: "Stacked LSTM layers.")
-    var layers = 1
-    @Option(help: "Embedding width (token inputs only).")
-    var embedding = 64
-
-    @Option(help: "adam or sgd.")
-    var optimizer = OptimizerKind.adam
-    @Option(help: "Learning rate. Default: 1e-3 for adam, 0.01 for sgd.")
+    @Option(help: "LSTM units per layer. (default: 128)")
+    var hidden: Int?
+    @Option(help: "Stacked LSTM layers. (default: 1)")
+    var layers: Int?
+    @Option(help: "Embedding width, token inputs only. (default: 64)")
+    var embedding: Int?
+    @Option(help: "adam or sgd. (default: adam)")
+    var optimizer: OptimizerKind?
+    @Option(help: "Learning rate. (default: 1e-3 for adam, 0.01 for sgd)")
     var lr: Float?
-    @Option(help: "SGD momentum.")
-    var momentum: Float = 0
-    @Option(help: "Clip gradients to this global norm.")
+    @Option(help: "SGD momentum. (default: 0)")
+    var momentum: Float?
+    @Option(help: "Clip gradients to this global norm. (default: no clipping)")
     var clipNorm: Float?
-    @Option(help: "When slot state is zeroed: row (independent sequences) or epoch (one long stream). Default: from the dataset's stream attribute.")
+    @Option(help: "When slot state is zeroed: row (independent sequences) or epoch (one long stream). (default: from the dataset's stream attribute)")
     var reset: ResetPolicy?
-    @Option(help: "Seed of the weight initialisation.")
-    var seed: UInt64 = 0
+    @Option(help: "Seed of the weight initialisation. (default: 0)")
+    var seed: UInt64?
 
     @Option(help: "Dataset evaluated statefully after each epoch (pack it with --like).")
     var validation: String?
-    @Option(help: "Append one JSON object per step and per epoch to this file.")
+    @Option(help: "Append one JSON object per step and per epoch to this file (plot it with scripts/plot-log.py).")
     var log: String?
+    @Option(help: "Folder of the checkpoints.")
+    var checkpointDir = "checkpoints"
+    @Option(help: "Also write a checkpoint every this many global steps; 0: at epoch ends only. (default: 0)")
+    var checkpointEvery: Int?
+    @Option(help: "How many step checkpoints to keep. (default: 3)")
+    var keep: Int?
+    @Flag(help: "With --validation, keep DIR/best.h5, the checkpoint with the lowest validation loss.")
+    var keepBest = false
+    @Option(help: "Continue from a checkpoint file, or `latest` in --checkpoint-dir.")
+    var resume: String?
 
     func validate() throws {
-        guard slots > 0 else { throw ValidationError("--slots must be at least 1") }
-        guard epochs > 0 else { throw ValidationError("--epochs must be at least 1") }
-        if let window, window <= 0 { throw ValidationError("--window must be at least 1") }
-        if let maxSteps, maxSteps <= 0 { throw ValidationError("--max-steps must be at least 1") }
+        func positive(_ value: Int?, _ flag: String) throws {
+            if let value, value <= 0 { throw ValidationError("\(flag) must be at least 1, got \(value)") }
+        }
+        try positive(slots, "--slots")
+        try positive(window, "--window")
+        try positive(epochs, "--epochs")
+        try positive(maxSteps, "--max-steps")
+        try positive(hidden, "--hidden")
+        try positive(layers, "--layers")
+        try positive(embedding, "--embedding")
+        try positive(keep, "--keep")
+        if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must be 0 or more") }
         if let clipNorm, !(clipNorm > 0) { throw ValidationError("--clip-norm must be positive") }
         if let lr, !(lr >= 0) { throw ValidationError("--lr must be zero or positive") }
+        if let momentum, !(0..<1).contains(momentum) { throw ValidationError("--momentum must be in [0, 1)") }
+        if keepBest, validation == nil, resume == nil { throw ValidationError("--keep-best needs --validation") }
     }
 
     func run() throws {
         var config = TrainingConfig(dataset: dataset)
         config.slotsPerRank = slots
-        config.window = window
+        config.shape.window = window
+        config.shape.hidden = hidden
+        config.shape.layers = layers
+        config.shape.embedding = embedding
+        config.shape.optimizer = optimizer
+        config.shape.momentum = momentum
+        config.shape.reset = reset
+        config.shape.seed = seed
         config.epochs = epochs
         config.maxSteps = maxSteps
-        config.hidden = hidden
-        config.layers = layers
-        config.embedding = embedding
-        config.optimizer = optimizer
         config.learningRate = lr
-        config.momentum = momentum
         config.clipNorm = clipNorm
-        config.reset = reset
-        config.seed = seed
         config.validation = validation
         config.log = log
+        config.checkpointDirectory = checkpointDir
+        config.checkpointEvery = checkpointEvery
+        config.keep = keep
+        config.keepBest = keepBest
 
         let comm = try MPICommunicator()
         let trainer: Trainer
         let metricsLog: MetricsLog?
         do {
-            trainer = try Trainer(config: config, comm: comm)
-            metricsLog = try comm.isRoot ? log.map { try MetricsLog(path: $0, metricKind: trainer.metricKind) } : nil
+            trainer = try Trainer(config: config, comm: comm, resume: resume)
+            metricsLog = try comm.isRoot ? trainer.config.log.map { try MetricsLog(path: $0, metricKind: trainer.metricKind) } : nil
         } catch {
             throw comm.failTogether(error)
         }
         let progress = comm.isRoot ? ProgressPrinter(trainer: trainer) : nil
-        progress?.start()
+        progress?.start(resume: resume)
         StopSignals.install()
         do {
-            try trainer.run(stopRequested: StopSignals.requested) { event in
+            let outcome = try trainer.run(stopRequested: StopSignals.requested) { event in
                 progress?.record(event)
                 metricsLog?.record(event)
             }
+            progress?.finish(outcome)
         } catch {
             comm.failAlone(error)
         }
-        progress?.finish(stoppedBySignal: StopSignals.requested())
         try comm.finalize()
     }
 }

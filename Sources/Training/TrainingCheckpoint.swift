@@ -1,0 +1,232 @@
+import Comm
+import Foundation
+import Model
+import Storage
+
+/// Gathers a run's weights, optimizer state and every global slot's state to rank 0 and
+/// writes them as a checkpoint (SPEC section 3).
+struct CheckpointWriter {
+    let config: TrainingConfig
+    let header: DatasetHeader
+    /// Rank 0 only (empty elsewhere): computing it reads the whole dataset's targets.
+    let fingerprint: String
+
+    /// Collective: every rank sends its slots' state; rank 0 returns the checkpoint, the
+    /// others nil. `finishedEpoch` is the closing epoch's sums at an epoch end.
+    func capture(_ trainer: Trainer, finishedEpoch: TargetSums? = nil) throws -> Checkpoint? {
+        let model = trainer.model, comm = trainer.comm
+        let layers = model.config.layers, H = model.config.hidden
+        let B = model.slots, S = B * comm.size
+        var states: [String: [Float]] = [:]
+        for (name, local) in [("state/h", model.hidden), ("state/c", model.cell)] {
+            var whole = [Float](repeating: 0, count: comm.isRoot ? layers * S * H : 0)
+            try whole.withUnsafeMutableBufferPointer { whole in
+                for layer in 0..<layers {
+                    let part = UnsafeBufferPointer(rebasing: local[layer * B * H ..< (layer + 1) * B * H])
+                    let into = comm.isRoot ? UnsafeMutableBufferPointer(rebasing: whole[layer * S * H ..< (layer + 1) * S * H]) : whole
+                    try comm.gather(part, into: into, root: 0)
+                }
+            }
+            states[name] = whole
+        }
+        guard comm.isRoot else { return nil }
+
+        var checkpoint = Checkpoint(vocab: header.vocab)
+        for spec in model.layout.tensors {
+            let range = spec.offset ..< spec.offset + spec.count
+            checkpoint.tensors["model/" + spec.name] = Tensor(shape: spec.shape, values: Array(model.parameters[range]))
+            for (name, buffer) in trainer.optimizer.state {
+                checkpoint.tensors["optimizer/\(name)/\(spec.name)"] = Tensor(shape: spec.shape, values: Array(buffer[range]))
+            }
+        }
+        for (name, values) in states { checkpoint.tensors[name] = Tensor(shape: [layers, S, H], values: values) }
+
+        let position = trainer.position
+        let epochSums = finishedEpoch ?? position.epochSums
+        var attributes: [String: AttributeValue] = [
+            "config": .string(try config.json()),
+            "epoch": .int(Int64(position.epoch)),
+            "step": .int(Int64(position.step)),
+            "global_step": .int(Int64(position.globalStep)),
+            "iterations": .int(Int64(trainer.optimizer.iterations)),
+            "ranks": .int(Int64(comm.size)),
+            "slots_per_rank": .int(Int64(B)),
+            "task": .string(header.task.rawValue),
+            "target_kind": .string(header.targetKind.rawValue),
+            "loss": .double(epochSums.meanLoss),
+            "epoch_loss_sum": .double(position.epochSums.loss),
+            "epoch_targets": .int(Int64(position.epochSums.targets)),
+            "epoch_correct": .int(Int64(position.epochSums.correct)),
+            "dataset_fingerprint": .string(fingerprint),
+        ]
+        if header.task.isClassification { attributes["num_classes"] = .int(Int64(header.numClasses)) }
+        if header.inputKind == .tokens {
+            attributes["vocab_size"] = .int(Int64(header.vocabSize))
+        } else {
+            attributes["features"] = .int(Int64(header.features))
+        }
+        checkpoint.attributes = attributes
+        return checkpoint
+    }
+
+    /// Rank 0: records the validation result, writes `DIR/ckpt-<global step>.h5`, keeps the
+    /// newest `--keep`, and with `--keep-best` copies it to `DIR/best.h5` when its
+    /// validation loss is the lowest so far. Returns the path written.
+    func write(_ checkpoint: Checkpoint, globalStep: Int, validation: TargetSums?) throws -> String {
+        var checkpoint = checkpoint
+        if let validation {
+            checkpoint.attributes["val_loss"] = .double(validation.meanLoss)
+            if header.task.isClassification { checkpoint.attributes["val_accuracy"] = .double(validation.accuracy) }
+        }
+        let directory = config.checkpointDirectory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/" + Checkpoint.fileName(globalStep: globalStep)
+        try checkpoint.write(to: path)
+        try Checkpoint.prune(directory, keep: config.keep!)
+        if config.keepBest, let validation, validation.meanLoss < (try bestValidationLoss() ?? .infinity) {
+            try checkpoint.write(to: directory + "/best.h5")
+        }
+        return path
+    }
+
+    private func bestValidationLoss() throws -> Double? {
+        let best = config.checkpointDirectory + "/best.h5"
+        guard FileManager.default.fileExists(atPath: best) else { return nil }
+        guard case .double(let loss)? = try Checkpoint(path: best).attributes["val_loss"] else { return nil }
+        return loss
+    }
+}
+
+/// A checkpoint being resumed: read and checked by rank 0, its decisions broadcast so that every
+/// rank fails or continues together, and its tensors sent to every rank.
+struct RestoredCheckpoint {
+    let path: String
+    /// The resolved configuration of the resumed run.
+    let config: TrainingConfig
+    let position: TrainingPosition
+    let iterations: Int
+    /// Rank 0 only.
+    private let checkpoint: Checkpoint?
+
+    /// What rank 0 decides and every rank needs.
+    private struct Decision: Codable {
+        var error: String?
+        var path: String?
+        var config: TrainingConfig?
+        var position: TrainingPosition?
+        var iterations: Int?
+    }
+
+    /// Returns nil when `resume` is "latest" and there is no checkpoint yet (start fresh).
+    static func load(_ resume: String, request: TrainingConfig, dataset: DatasetReader, comm: Communicator) throws -> RestoredCheckpoint? {
+        var checkpoint: Checkpoint?
+        var decision = Decision()
+        if comm.isRoot {
+            do {
+                let path = resume == "latest" ? try Checkpoint.latest(in: request.checkpointDirectory) : resume
+                if let path {
+                    let read = try Checkpoint(path: path)
+                    decision = try decide(read, path: path, request: request, dataset: dataset, ranks: comm.size)
+                    checkpoint = read
+                }
+            } catch {
+                decision.error = "\(error)"
+            }
+        }
+        let shared = try JSONDecoder().decode(Decision.self, from: Data(try comm.broadcast(String(decoding: JSONEncoder().encode(decision), as: UTF8.self)).utf8))
+        if let error = shared.error { throw TrainingError(error) }
+        guard let path = shared.path, let config = shared.config, let position = shared.position, let iterations = shared.iterations else { return nil }
+        return RestoredCheckpoint(path: path, config: config, position: position, iterations: iterations, checkpoint: checkpoint)
+    }
+
+    /// Rank 0's checks: the same dataset, a configuration the request does not contradict, and
+    /// tensors of the shapes that configuration builds.
+    private static func decide(_ checkpoint: Checkpoint, path: String, request: TrainingConfig, dataset: DatasetReader, ranks: Int) throws -> Decision {
+        func attribute(_ name: String) throws -> AttributeValue {
+            guard let value = checkpoint.attributes[name] else { throw TrainingError("\(path): attribute \(name) is missing") }
+            return value
+        }
+        func int(_ name: String) throws -> Int {
+            guard case .int(let value) = try attribute(name) else { throw TrainingError("\(path): attribute \(name) is not an integer") }
+            return Int(value)
+        }
+        guard case .string(let fingerprint) = try attribute("dataset_fingerprint"), fingerprint == (try dataset.fingerprint()) else {
+            throw TrainingError("\(path) was trained on another dataset than \(dataset.path) (dataset_fingerprint differs); resume on the same data or start a new run")
+        }
+        guard case .string(let json) = try attribute("config") else { throw TrainingError("\(path): attribute config is not a string") }
+        let saved = try TrainingConfig(json: json, path: path)
+        let config = try request.resumed(from: saved, savedRanks: try int("ranks"), ranks: ranks)
+
+        let layout = ParameterLayout(config.modelConfig(for: dataset.header))
+        let optimizerState = config.shape.optimizer! == .adam ? ["m", "v"] : ["velocity"]
+        for spec in layout.tensors {
+            for name in ["model/\(spec.name)"] + optimizerState.map({ "optimizer/\($0)/\(spec.name)" }) {
+                guard checkpoint.tensors[name]?.shape == spec.shape else {
+                    throw TrainingError("\(path): \(name) has shape \(checkpoint.tensors[name]?.shape.description ?? "none"), expected \(spec.shape)")
+                }
+            }
+        }
+        let sums = TargetSums(loss: try checkpoint.double("epoch_loss_sum", path), targets: Double(try int("epoch_targets")), correct: Double(try int("epoch_correct")))
+        let position = TrainingPosition(epoch: try int("epoch"), step: try int("step"), globalStep: try int("global_step"), epochSums: sums)
+        return Decision(path: path, config: config, position: position, iterations: try int("iterations"))
+    }
+
+    /// Collective: rank 0 sends the weights and optimizer state to every rank and each slot's
+    /// state to the rank that now owns it.
+    func restore(into model: LSTMModel, optimizer: any Optimizer, comm: Communicator) throws {
+        let buffers = [("model", model.parameters)] + optimizer.state.map { ("optimizer/\($0.name)", $0.buffer) }
+        for (prefix, buffer) in buffers {
+            if let checkpoint {
+                for spec in model.layout.tensors {
+                    _ = UnsafeMutableBufferPointer(rebasing: buffer[spec.offset ..< spec.offset + spec.count])
+                        .initialize(fromContentsOf: checkpoint.tensors["\(prefix)/\(spec.name)"]!.values)
+                }
+            }
+            try comm.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
+        }
+        optimizer.iterations = iterations
+
+        let layers = model.config.layers, H = model.config.hidden, B = model.slots, S = B * comm.size
+        for (name, local) in [("state/h", model.hidden), ("state/c", model.cell)] {
+            let whole = checkpoint?.tensors[name]?.values ?? []
+            guard !comm.isRoot || whole.count == layers * S * H else {
+                throw TrainingError("\(path): \(name) does not hold \(layers) layers x \(S) slots x \(H) units")
+            }
+            try whole.withUnsafeBufferPointer { whole in
+                for layer in 0..<layers {
+                    let from = comm.isRoot ? UnsafeBufferPointer(rebasing: whole[layer * S * H ..< (layer + 1) * S * H]) : whole
+                    try comm.scatter(from, into: UnsafeMutableBufferPointer(rebasing: local[layer * B * H ..< (layer + 1) * B * H]), root: 0)
+                }
+            }
+        }
+    }
+}
+
+extension TrainingConfig {
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    init(json: String, path: String) throws {
+        do {
+            let decoder = JSONDecoder()
+            decoder.keyDecodingStrategy = .convertFromSnakeCase
+            self = try decoder.decode(TrainingConfig.self, from: Data(json.utf8))
+        } catch {
+            throw TrainingError("\(path): attribute config is not a training configuration (\(error))")
+        }
+    }
+}
+
+extension Checkpoint {
+    func double(_ name: String, _ path: String) throws -> Double {
+        switch attributes[name] {
+        case .double(let value)?: return value
+        case .int(let value)?: return Double(value)
+        default: throw TrainingError("\(path): attribute \(name) is missing or not a number")
+        }
+    }
+}
