@@ -12,14 +12,8 @@ public enum AtomicOutput {
     /// Runs `body` with the temporary path to write; `body` must have closed the file when it
     /// returns. Refuses an existing output unless `force`, and an output folder that does not exist.
     public static func write<Result>(to path: String, force: Bool, _ body: (_ temporaryPath: String) throws -> Result) throws -> Result {
+        try checkDestination(path, force: force)
         let (folder, name) = split(path)
-        var status = stat()
-        guard stat(folder, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
-            throw StorageError("\(path): output folder \(folder) does not exist")
-        }
-        if !force && access(path, F_OK) == 0 {
-            throw StorageError("\(path): already exists (pass --force to replace it)")
-        }
         let temporary = (folder == "." && !path.hasPrefix("./") ? "" : folder + "/") + ".\(name).\(getpid()).tmp"
         do {
             let result = try body(temporary)
@@ -30,6 +24,19 @@ public enum AtomicOutput {
         } catch {
             unlink(temporary)
             throw error
+        }
+    }
+
+    /// Throws unless `write` could create `path`: its folder exists, and it does not unless
+    /// `force`. Lets a long job refuse before it starts.
+    public static func checkDestination(_ path: String, force: Bool) throws {
+        let folder = split(path).folder
+        var status = stat()
+        guard stat(folder, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
+            throw StorageError("\(path): output folder \(folder) does not exist")
+        }
+        if !force && access(path, F_OK) == 0 {
+            throw StorageError("\(path): already exists (pass --force to replace it)")
         }
     }
 

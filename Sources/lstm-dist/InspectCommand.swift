@@ -1,6 +1,98 @@
 import ArgumentParser
+import Foundation
+import Storage
 
 struct InspectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "(in progress)")
-    func run() throws { throw ValidationError("`inspect` is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Describe a dataset file: its shapes, lengths, task and stream kind."
+    )
+
+    @Argument(help: "An HDF5 file written by lstm-dist (or by h5py in its layout).") var file: String
+    @Flag(help: "Print one JSON object instead of text.") var json = false
+
+    /// Dispatches on the root `format` attribute: each kind of file has its own description.
+    func run() throws {
+        let format = try H5File(path: file, mode: .readOnly).attribute("format")
+        switch format {
+        case .string(DatasetHeader.format)?:
+            try show(try DatasetSummary(DatasetReader(path: file)))
+        case .string(let other)?:
+            throw StorageError("\(file): cannot inspect files of format '\(other)'")
+        default:
+            throw StorageError("\(file): not an lstm-dist file (no format attribute)")
+        }
+    }
+
+    private func show(_ summary: some Encodable & CustomStringConvertible) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+        } else {
+            print(summary)
+        }
+    }
+}
+
+/// What `inspect` says about a dataset; the JSON keys are SPEC.md's attribute names.
+struct DatasetSummary: Encodable, CustomStringConvertible {
+    struct Lengths: Encodable { var min: Int32, mean: Double, max: Int32 }
+    var file: String
+    var format = DatasetHeader.format
+    var rows: Int
+    var length: Int
+    var inputs: String
+    var features: Int?
+    var vocabSize: Int?
+    var lengths: Lengths
+    var padding: String
+    var targetKind: String
+    var task: String
+    var numClasses: Int?
+    var targetWidth: Int
+    var stream: String
+    var source: String
+
+    enum CodingKeys: String, CodingKey {
+        case file, format, rows, length, inputs, features, lengths, padding, task, stream, source
+        case vocabSize = "vocab_size", targetKind = "target_kind", numClasses = "num_classes", targetWidth = "target_width"
+    }
+
+    init(_ reader: DatasetReader) throws {
+        let header = reader.header
+        let lengths = try reader.readLengths()
+        file = reader.path
+        rows = header.rows
+        length = header.length
+        inputs = header.inputKind.rawValue
+        features = header.inputKind == .features ? header.features : nil
+        vocabSize = header.inputKind == .tokens ? header.vocabSize : nil
+        self.lengths = Lengths(min: lengths.min() ?? 0,
+                               mean: lengths.isEmpty ? 0 : Double(lengths.reduce(0) { $0 + Int($1) }) / Double(lengths.count),
+                               max: lengths.max() ?? 0)
+        padding = header.padding.rawValue
+        targetKind = header.targetKind.rawValue
+        task = header.task.rawValue
+        numClasses = header.task.isClassification ? header.numClasses : nil
+        targetWidth = header.targetWidth
+        stream = header.stream.rawValue
+        source = header.source
+    }
+
+    var description: String {
+        let inputText = inputs == "tokens" ? "tokens, vocabulary of \(vocabSize!)" : "\(features!) feature\(features == 1 ? "" : "s") per timestep"
+        let taskText = numClasses.map { "\(task), \($0) classes" } ?? "\(task), \(targetWidth) value\(targetWidth == 1 ? "" : "s") per target"
+        let rows: [(String, String)] = [
+            ("rows (N)", "\(self.rows)"),
+            ("length (L)", "\(length)"),
+            ("inputs", inputText),
+            ("lengths", "min \(lengths.min), mean \(String(format: "%.1f", lengths.mean)), max \(lengths.max)"),
+            ("padding", padding),
+            ("targets", "per \(targetKind == "row" ? "row" : "timestep"): \(taskText)"),
+            ("stream", stream),
+            ("source", source),
+        ]
+        return "\(file): \(format)\n" + rows.map { "  " + $0.0.padding(toLength: 12, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
+    }
 }

@@ -1,1 +1,0 @@
-// Pack module: implementation lands in its own commits.

@@ -1,0 +1,64 @@
+import Storage
+
+/// Everything `lstm-dist pack` can be told (SPEC.md section 2). Optional fields are inferred
+/// from the input, or taken from the `like` file, when nil.
+public struct PackOptions: Sendable {
+    public enum Format: String, Sendable, CaseIterable { case csv, jsonl, text }
+
+    public var output: String
+    public var format: Format?
+    public var force = false
+    public var compression = 1
+
+    // CSV columns.
+    public var id: String?
+    public var features: [String]?
+    public var label: String?
+    public var target: [String]?
+    public var horizon = 0
+    /// Timesteps per row when a long stream is cut (CSV without `--id`, text).
+    public var length: Int?
+
+    // Overrides of what is inferred.
+    public var task: Task?
+    public var numClasses: Int?
+    public var inputs: InputKind?
+    public var targetKind: TargetKind?
+
+    // Shaping, as Keras' pad_sequences.
+    public var maxlen: Int?
+    public var padding: Padding?
+    public var truncating: Padding?
+    public var value: Float = 0
+
+    /// A training dataset whose vocabulary, task, classes and feature count to reuse.
+    public var like: String?
+
+    public init(output: String) { self.output = output }
+
+    static let defaultLength = 100
+
+    /// Rejects values no input could make right, before any reading.
+    func validate() throws {
+        if let maxlen, maxlen <= 0 { throw PackError("--maxlen must be 1 or more, not \(maxlen)") }
+        if let length, length <= 0 { throw PackError("--length must be 1 or more, not \(length)") }
+        if let numClasses, numClasses < 2 { throw PackError("--num-classes must be 2 or more, not \(numClasses)") }
+        guard (0...9).contains(compression) else { throw PackError("--compression must be 0 to 9, not \(compression)") }
+        guard horizon >= 0 else { throw PackError("--horizon must be 0 or more, not \(horizon)") }
+        if task == .binary, let numClasses, numClasses != 2 {
+            throw PackError("--task binary has 2 classes, not --num-classes \(numClasses)")
+        }
+    }
+
+    /// The format named by `--format`, or by the input's extension.
+    func resolvedFormat(of input: String) throws -> Format {
+        if let format { return format }
+        let name = input.split(separator: "/").last.map(String.init) ?? input
+        switch name.split(separator: ".").last?.lowercased() {
+        case "csv": return .csv
+        case "jsonl", "ndjson": return .jsonl
+        case "txt", "text": return .text
+        default: throw PackError("\(input): cannot tell the format from the file name; pass --format csv, jsonl or text")
+        }
+    }
+}

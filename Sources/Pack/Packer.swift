@@ -1,0 +1,111 @@
+import Storage
+
+/// `lstm-dist pack`: raw sequences in, a dataset file (SPEC.md section 2) out.
+public enum Packer {
+    /// Packs `input` into `options.output`, calling `report` with each line the user should see
+    /// (what was inferred, what was written). Returns the written header. On any error nothing
+    /// is left behind: neither a temporary file nor a changed output.
+    @discardableResult
+    public static func pack(_ input: String, options: PackOptions, report: (String) -> Void) throws -> DatasetHeader {
+        try options.validate()
+        let format = try options.resolvedFormat(of: input)
+        try AtomicOutput.checkDestination(options.output, force: options.force)
+        let like = try options.like.map { try DatasetReader(path: $0).header }
+        let source: SequenceSource
+        switch format {
+        case .csv: source = try CSVSource(path: input, options: options, like: like)
+        case .jsonl: source = try JSONLinesSource(path: input, options: options, like: like)
+        case .text: source = try TextSource(path: input, options: options, like: like)
+        }
+        let survey = try source.survey()
+        let header = try makeHeader(input: input, survey: survey, options: options, like: like)
+        survey.notes.forEach(report)
+        report(describeTargets(header, why: options.like.map { "from \($0)" } ?? survey.fixedClasses.map { _ in "one class per character" } ?? "override with --task, --num-classes"))
+        try AtomicOutput.write(to: options.output, force: options.force) { temporary in
+            let writer = try DatasetWriter(path: temporary, header: header, compression: options.compression)
+            let background = BackgroundWriter(writer)
+            defer { background.stop() }
+            let rows = RowAssembler(header: header, rawLengths: survey.rawLengths,
+                                    truncating: options.truncating ?? .pre, padValue: options.value,
+                                    writer: background, rowsPerBlock: writer.rowsPerChunk * 4)
+            try source.write(header, into: rows)
+            try rows.finish()
+            try background.finish()
+        }
+        let lengths = survey.rawLengths
+        let truncated = lengths.filter { $0 > header.length }.count
+        report("wrote \(options.output): \(header.rows) rows of \(header.length) timesteps"
+            + (truncated > 0 ? ", \(truncated) truncated (\(options.truncating ?? .pre))" : "")
+            + ", padding \(header.padding), stream \(header.stream)")
+        return header
+    }
+
+    private static func makeHeader(input: String, survey: Survey, options: PackOptions, like: DatasetHeader?) throws -> DatasetHeader {
+        guard let longest = survey.rawLengths.max() else { throw PackError("\(input): no sequences") }
+        if let like {
+            guard survey.inputKind == like.inputKind, survey.features == like.features else {
+                throw PackError("\(input): inputs are \(describeInputs(survey.inputKind, survey.features)), but \(options.like!) has \(describeInputs(like.inputKind, like.features))")
+            }
+            guard survey.targetKind == like.targetKind else {
+                throw PackError("\(input): targets are per \(survey.targetKind), but \(options.like!) has them per \(like.targetKind)")
+            }
+        }
+        let (task, numClasses) = try decideTask(input: input, survey: survey, options: options, like: like)
+        return DatasetHeader(
+            rows: survey.rawLengths.count, length: options.maxlen ?? longest,
+            inputKind: survey.inputKind, features: survey.features,
+            vocabSize: survey.inputKind == .tokens ? (like?.vocabSize ?? survey.vocabSize) : 0,
+            vocab: like?.vocab ?? survey.vocab,
+            targetKind: survey.targetKind, task: task, numClasses: numClasses,
+            targetWidth: task == .multiclass ? numClasses : (task == .binary ? 1 : survey.targetWidth),
+            padding: options.padding ?? like?.padding ?? .pre, stream: survey.stream,
+            source: input.split(separator: "/").last.map(String.init) ?? input)
+    }
+
+    /// SPEC.md's inference: integer targets in {0, 1} are binary, other non-negative integers
+    /// multiclass with max + 1 classes, anything else (or a vector) regression; `--like`,
+    /// `--task` and `--num-classes` override it.
+    private static func decideTask(input: String, survey: Survey, options: PackOptions, like: DatasetHeader?) throws -> (Task, Int) {
+        let values = survey.targets
+        if let like {
+            if !like.task.isClassification, survey.targetWidth != like.targetWidth {
+                throw PackError("\(input): \(survey.targetWidth) target values, but \(options.like!) has \(like.targetWidth)")
+            }
+            return (like.task, like.numClasses)
+        }
+        if let classes = survey.fixedClasses {
+            if options.task != nil || options.numClasses != nil {
+                throw PackError("\(input): the targets of text are its next characters; --task and --num-classes do not apply")
+            }
+            return (.multiclass, classes)
+        }
+        let integers = values.allIntegers && values.minimum >= 0 && survey.targetWidth == 1
+        let inferredClasses = integers ? Int(values.maximum) + 1 : 0
+        let inferred: Task = !integers ? .regression : inferredClasses <= 2 ? .binary : .multiclass
+        let impliedByClassCount: Task? = options.numClasses.map { $0 == 2 ? .binary : .multiclass }
+        let task = options.task ?? impliedByClassCount ?? inferred
+        switch task {
+        case .regression: return (task, 0)
+        case .binary: return (task, 2)
+        case .multiclass:
+            guard survey.targetWidth == 1 else {
+                throw PackError("\(input): targets are vectors of \(survey.targetWidth) values; classification needs one class id per target")
+            }
+            return (task, options.numClasses ?? max(inferredClasses, 2))
+        }
+    }
+
+    private static func describeTargets(_ header: DatasetHeader, why: String) -> String {
+        let what: String
+        switch header.task {
+        case .binary: what = "binary (labels 0/1)"
+        case .multiclass: what = "multiclass, \(header.numClasses) classes"
+        case .regression: what = "regression, \(header.targetWidth) value\(header.targetWidth == 1 ? "" : "s") per target"
+        }
+        return "task: \(what) (\(why))"
+    }
+
+    static func describeInputs(_ kind: InputKind, _ features: Int) -> String {
+        kind == .tokens ? "tokens" : "\(features) feature\(features == 1 ? "" : "s") per timestep"
+    }
+}
