@@ -14,13 +14,16 @@ public protocol Optimizer: AnyObject {
 /// v += (g^2 - v)(1 - beta2), p -= alpha m / (sqrt(v) + epsilon).
 public final class AdamOptimizer: Optimizer {
     public var learningRate: Float
-    public let beta1: Float, beta2: Float, epsilon: Float
+    /// Doubles, as Keras keeps them (Python floats): 1 - beta is then rounded to float once,
+    /// so 1 - 0.999 is 0.001f rather than the 0.00099998713 of float arithmetic.
+    public let beta1: Double, beta2: Double
+    public let epsilon: Float
     public var iterations = 0
     public let m: UnsafeMutableBufferPointer<Float>
     public let v: UnsafeMutableBufferPointer<Float>
     public var state: [(name: String, buffer: UnsafeMutableBufferPointer<Float>)] { [("m", m), ("v", v)] }
 
-    public init(count: Int, learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-7) {
+    public init(count: Int, learningRate: Float = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Float = 1e-7) {
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
@@ -40,11 +43,11 @@ public final class AdamOptimizer: Optimizer {
         // Powers by repeated multiplication in double: exact enough and the same on every platform.
         var beta1Power = 1.0, beta2Power = 1.0
         for _ in 0 ..< iterations {
-            beta1Power *= Double(beta1)
-            beta2Power *= Double(beta2)
+            beta1Power *= beta1
+            beta2Power *= beta2
         }
         let alpha = Float(Double(learningRate) * (1 - beta2Power).squareRoot() / (1 - beta1Power))
-        let keep1 = 1 - beta1, keep2 = 1 - beta2, epsilon = self.epsilon
+        let keep1 = Float(1 - beta1), keep2 = Float(1 - beta2), epsilon = self.epsilon
         let p = parameters.baseAddress!, g = gradients.baseAddress!, m = self.m.baseAddress!, v = self.v.baseAddress!
         for k in 0 ..< parameters.count {
             m[k] += (g[k] - m[k]) * keep1

@@ -1,2 +1,156 @@
-// Benchmarks: commands, not timed tests. Filled in per benchmark.
-print("lstm-bench")
+// Benchmarks: commands, not timed tests. Figures are ratios against this machine's own sgemm rate,
+// measured in the same run, so they compare across machines and BLAS kernel choices.
+import ArgumentParser
+import COpenBLAS
+import Foundation
+import Model
+
+struct LSTMBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lstm-bench", abstract: "Throughput benchmarks for lstm-dist.",
+        subcommands: [ModelBench.self])
+}
+
+/// One benchmarked model shape; every timestep of every slot is valid and scored (per-step multiclass
+/// over the vocabulary, as a character language model).
+struct BenchCase {
+    let name: String
+    let vocabulary: Int, embedding: Int, hidden: Int, layers: Int, window: Int, slots: Int
+
+    var config: ModelConfig {
+        ModelConfig(input: .tokens(vocabSize: vocabulary, embedding: embedding), hidden: hidden, layers: layers,
+                    head: .multiclass, outputs: vocabulary)
+    }
+
+    /// Training FLOPs per token as the issue counts them: 3 x (sum over layers of 2(I+H)4H + 2HV).
+    var flopsPerToken: Double {
+        let layerFlops = (0 ..< layers).map { 2.0 * Double((($0 == 0 ? embedding : hidden) + hidden) * 4 * hidden) }
+        return 3 * (layerFlops.reduce(0, +) + 2 * Double(hidden * vocabulary))
+    }
+
+    static let charlm = BenchCase(name: "charlm", vocabulary: 96, embedding: 64, hidden: 256, layers: 1, window: 64, slots: 32)
+    static let large = BenchCase(name: "large", vocabulary: 96, embedding: 128, hidden: 512, layers: 2, window: 64, slots: 64)
+}
+
+struct ModelBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Training throughput (forward, backward, Adam) for charlm and large, against single-thread sgemm.")
+
+    @Option(help: "Seconds of timed training per configuration.")
+    var seconds = 4.0
+
+    @Option(help: "JSON file of previous figures; this run's go under the \"model\" key.")
+    var results = "scripts/bench-results.json"
+
+    func run() throws {
+        openblas_set_num_threads(1)
+        let kernels = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto"
+        let ceiling = measureSgemmGFlops(size: 2048)
+        print("BLAS kernels: \(kernels) (OPENBLAS_CORETYPE); single-thread sgemm 2048^3: \(format(ceiling, 1)) GFLOP/s")
+
+        var figures: [String: Any] = ["sgemm_gflops": ceiling]
+        let previous = readPreviousFigures(kernels: kernels)
+        for benchCase in [BenchCase.charlm, .large] {
+            let measured = measureTraining(benchCase)
+            let tokensPerSecond = measured.tokens / measured.total
+            let fraction = tokensPerSecond * benchCase.flopsPerToken / (ceiling * 1e9)
+            let rest = measured.total - measured.matmul - measured.gates
+            print("""
+                \(benchCase.name): \(format(tokensPerSecond, 0)) tokens/s, \(format(benchCase.flopsPerToken / 1e6, 2)) MFLOP/token, \
+                \(format(100 * fraction, 1))% of the sgemm ceiling; time: sgemm \(percent(measured.matmul, measured.total)), \
+                gates \(percent(measured.gates, measured.total)), rest \(percent(rest, measured.total))
+                """)
+            if let before = previous?[benchCase.name] as? [String: Any], let old = before["tokens_per_s"] as? Double {
+                print("  previous \(format(old, 0)) tokens/s, now \(format(tokensPerSecond, 0)) (x\(format(tokensPerSecond / old, 2)))")
+            }
+            figures[benchCase.name] = [
+                "tokens_per_s": tokensPerSecond, "fraction_of_sgemm": fraction,
+                "sgemm_share": measured.matmul / measured.total, "gates_share": measured.gates / measured.total,
+            ]
+        }
+        try writeFigures(figures, kernels: kernels)
+    }
+
+    /// Seconds spent in a timed run of full training steps.
+    struct Measurement { var tokens = 0.0, total = 0.0, matmul = 0.0, gates = 0.0 }
+
+    func measureTraining(_ benchCase: BenchCase) -> Measurement {
+        let model = LSTMModel(config: benchCase.config, slots: benchCase.slots, window: benchCase.window)
+        model.initialize(seed: 1)
+        let batch = WindowBatch(config: benchCase.config, slots: benchCase.slots, window: benchCase.window)
+        var random = SystemRandomNumberGenerator()
+        for r in 0 ..< benchCase.slots * benchCase.window {
+            batch.tokens[r] = Int32.random(in: 0 ..< Int32(benchCase.vocabulary), using: &random)
+            batch.classTargets[r] = Int32.random(in: 0 ..< Int32(benchCase.vocabulary), using: &random)
+        }
+        batch.mask.update(repeating: 1)
+        batch.targetMask.update(repeating: 1)
+        let optimizer = AdamOptimizer(count: model.layout.count)
+        let parameterGradients = UnsafeBufferPointer(rebasing: model.gradients[0 ..< model.layout.count])
+        func trainingStep() {
+            let result = model.run(batch, backward: true)
+            let scale = 1 / Float(result.targets)
+            for k in 0 ..< model.layout.count { model.gradients[k] *= scale }
+            optimizer.step(parameters: model.parameters, gradients: parameterGradients)
+        }
+        trainingStep()  // warm caches and BLAS buffers
+        model.measuresPhases = true
+        model.phaseTimes = PhaseTimes()
+        var measured = Measurement()
+        let clock = ContinuousClock(), start = clock.now
+        repeat {
+            trainingStep()
+            measured.tokens += Double(benchCase.slots * benchCase.window)
+        } while (clock.now - start).seconds < seconds
+        measured.total = (clock.now - start).seconds
+        measured.matmul = model.phaseTimes.matmul.seconds
+        measured.gates = model.phaseTimes.gates.seconds
+        return measured
+    }
+
+    /// Median of five single-thread n x n x n sgemms, GFLOP/s.
+    func measureSgemmGFlops(size n: Int) -> Double {
+        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        let clock = ContinuousClock()
+        let rates = (0 ..< 6).map { _ in
+            let elapsed = clock.measure {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(n), blasint(n),
+                            1, a, blasint(n), b, blasint(n), 0, &c, blasint(n))
+            }
+            return 2 * pow(Double(n), 3) / elapsed.seconds / 1e9
+        }.dropFirst().sorted()
+        return rates[rates.count / 2]
+    }
+
+    func readPreviousFigures(kernels: String) -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: results),
+              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let model = root["model"] as? [String: Any] else { return nil }
+        return model[kernels] as? [String: Any]
+    }
+
+    /// Stores figures under model.<kernels>, keeping every other key of the file.
+    func writeFigures(_ figures: [String: Any], kernels: String) throws {
+        var root: [String: Any] = [:]
+        if let data = FileManager.default.contents(atPath: results) {
+            root = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        }
+        var model = root["model"] as? [String: Any] ?? [:]
+        model[kernels] = figures
+        root["model"] = model
+        let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: results))
+        print("figures written to \(results) under model.\(kernels)")
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+func format(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
+func percent(_ part: Double, _ whole: Double) -> String { format(100 * part / whole, 1) + "%" }
+
+LSTMBench.main()

@@ -1,0 +1,163 @@
+import XCTest
+@testable import Model
+
+/// How windows, masks and state interact: the stream properties SPEC section 1 relies on.
+final class WindowTests: XCTestCase {
+    let config = ModelConfig(input: .tokens(vocabSize: 9, embedding: 4), hidden: 6, layers: 2, head: .multiclass, outputs: 9)
+
+    func makeModel(slots: Int, window: Int) -> LSTMModel {
+        let model = LSTMModel(config: config, slots: slots, window: window)
+        randomize(model, seed: 3)
+        return model
+    }
+
+    func testTwoChainedWindowsEqualOneWindowTwiceAsLong() {
+        let slots = 3, half = 4
+        let long = makeModel(slots: slots, window: 2 * half), short = makeModel(slots: slots, window: half)
+        let longBatch = WindowBatch(config: config, slots: slots, window: 2 * half)
+        var random = TestRandom(5)
+        fillBatch(longBatch, config: config, patterns: [.prePadded(3), .postPadded(2), .full], targets: .perStep, random: &random)
+        let longResult = long.run(longBatch, backward: false)
+        let longOutputs = Array(long.outputs)
+
+        var shortOutputs: [Float] = [], shortLoss = 0.0, shortTargets = 0
+        let shortBatch = WindowBatch(config: config, slots: slots, window: half)
+        for part in 0 ..< 2 {
+            let rows = (part * half * slots) ..< ((part + 1) * half * slots)
+            _ = shortBatch.tokens.update(fromContentsOf: longBatch.tokens[rows])
+            _ = shortBatch.mask.update(fromContentsOf: longBatch.mask[rows])
+            _ = shortBatch.targetMask.update(fromContentsOf: longBatch.targetMask[rows])
+            _ = shortBatch.classTargets.update(fromContentsOf: longBatch.classTargets[rows])
+            let result = short.run(shortBatch, backward: part == 1)
+            shortLoss += result.lossSum
+            shortTargets += result.targets
+            shortOutputs += short.outputs
+        }
+        assertClose(shortOutputs, longOutputs, absolute: 1e-6, "outputs")
+        assertClose(short.hidden.array, long.hidden.array, absolute: 1e-6, "final h")
+        assertClose(short.cell.array, long.cell.array, absolute: 1e-6, "final c")
+        XCTAssertEqual(shortLoss, longResult.lossSum, accuracy: 1e-5 * abs(longResult.lossSum))
+        XCTAssertEqual(shortTargets, longResult.targets)
+    }
+
+    /// The same sequences with one padded step inserted (pre-style in slot 0, post-style in slot 1)
+    /// give the same outputs, loss, gradients and final state.
+    func testPaddedTimestepChangesNothing() {
+        let slots = 2, window = 3
+        let plain = makeModel(slots: slots, window: window), padded = makeModel(slots: slots, window: window + 1)
+        let plainBatch = WindowBatch(config: config, slots: slots, window: window)
+        var random = TestRandom(8)
+        fillBatch(plainBatch, config: config, patterns: [.full, .full], targets: .perStep, random: &random)
+        // Where each plain timestep lands in the padded window, per slot; the other step is padding.
+        let paddedTime = [[0, 2, 3], [0, 1, 2]]
+        let paddedBatch = WindowBatch(config: config, slots: slots, window: window + 1)
+        for r in 0 ..< slots * (window + 1) {
+            paddedBatch.tokens[r] = Int32(random.int(9))
+            paddedBatch.classTargets[r] = Int32(random.int(9))
+        }
+        for b in 0 ..< slots {
+            for t in 0 ..< window {
+                let from = t * slots + b, to = paddedTime[b][t] * slots + b
+                paddedBatch.tokens[to] = plainBatch.tokens[from]
+                paddedBatch.mask[to] = 1
+                paddedBatch.targetMask[to] = 1
+                paddedBatch.classTargets[to] = plainBatch.classTargets[from]
+            }
+        }
+        let plainResult = plain.run(plainBatch, backward: true)
+        let paddedResult = padded.run(paddedBatch, backward: true)
+        XCTAssertEqual(plainResult.targets, paddedResult.targets)
+        XCTAssertEqual(plainResult.lossSum, paddedResult.lossSum, accuracy: 1e-6 * abs(plainResult.lossSum))
+        let K = config.outputs
+        for b in 0 ..< slots {
+            for t in 0 ..< window {
+                let from = (t * slots + b) * K, to = (paddedTime[b][t] * slots + b) * K
+                assertClose(Array(plain.outputs[from ..< from + K]), Array(padded.outputs[to ..< to + K]),
+                            absolute: 1e-6, "outputs of slot \(b) step \(t)")
+            }
+        }
+        assertClose(plain.hidden.array, padded.hidden.array, absolute: 1e-6, "final h")
+        assertClose(plain.cell.array, padded.cell.array, absolute: 1e-6, "final c")
+        assertClose(Array(plain.gradients), Array(padded.gradients), absolute: 1e-6, relative: 1e-5, "gradients")
+        assertClose(plain.hiddenGradient.array, padded.hiddenGradient.array, absolute: 1e-6, "incoming h gradient")
+        assertClose(plain.cellGradient.array, padded.cellGradient.array, absolute: 1e-6, "incoming c gradient")
+    }
+
+    /// An idle slot keeps its state bit for bit, gets zero state gradient, and whatever garbage
+    /// it holds (even a target flag) changes no gradient.
+    func testIdleSlotHasNoEffect() {
+        let slots = 3, window = 5, idle = 2
+        let model = makeModel(slots: slots, window: window)
+        let batch = WindowBatch(config: config, slots: slots, window: window)
+        var random = TestRandom(21)
+        fillBatch(batch, config: config, patterns: [.full, .postPadded(1), .idle], targets: .perStep, random: &random)
+        let startHidden = model.hidden.array, startCell = model.cell.array
+
+        func gradientsWithGarbage(seed: UInt64) -> (WindowResult, [Float]) {
+            var garbage = TestRandom(seed)
+            for t in 0 ..< window {
+                batch.tokens[t * slots + idle] = Int32(garbage.int(9))
+                batch.classTargets[t * slots + idle] = Int32(garbage.int(9))
+                batch.targetMask[t * slots + idle] = 1
+            }
+            model.setState(hidden: startHidden, cell: startCell)
+            let result = model.run(batch, backward: true)
+            return (result, Array(model.gradients))
+        }
+        let (first, firstGradients) = gradientsWithGarbage(seed: 1)
+        let (second, secondGradients) = gradientsWithGarbage(seed: 2)
+        XCTAssertEqual(first, second)
+        XCTAssertEqual(first.targets, 5 + 4)
+        XCTAssertEqual(firstGradients, secondGradients)
+
+        let H = config.hidden
+        for layer in 0 ..< config.layers {
+            let slotRange = ((layer * slots + idle) * H) ..< ((layer * slots + idle + 1) * H)
+            XCTAssertEqual(Array(model.hidden[slotRange]), Array(startHidden[slotRange]), "layer \(layer) h")
+            XCTAssertEqual(Array(model.cell[slotRange]), Array(startCell[slotRange]), "layer \(layer) c")
+            XCTAssertEqual(Array(model.hiddenGradient[slotRange]), [Float](repeating: 0, count: H))
+            XCTAssertEqual(Array(model.cellGradient[slotRange]), [Float](repeating: 0, count: H))
+        }
+    }
+
+    func testWindowWithoutTargetsGivesZeroGradientsAndStillAdvancesState() {
+        let model = makeModel(slots: 2, window: 4)
+        let batch = WindowBatch(config: config, slots: 2, window: 4)
+        var random = TestRandom(4)
+        fillBatch(batch, config: config, patterns: [.full, .prePadded(1)], targets: .perRow, random: &random)
+        batch.targetMask.update(repeating: 0)
+        model.gradients.update(repeating: .nan)
+        let startHidden = model.hidden.array
+        let result = model.run(batch, backward: true)
+        XCTAssertEqual(result, WindowResult(lossSum: 0, targets: 0, correct: 0))
+        XCTAssertTrue(model.gradients.allSatisfy { $0 == 0 }, "gradients must be zeroed")
+        XCTAssertNotEqual(model.hidden.array, startHidden, "the state still advances")
+    }
+
+    func testRunsAreBitIdentical() {
+        let model = makeModel(slots: 3, window: 5)
+        let batch = WindowBatch(config: config, slots: 3, window: 5)
+        var random = TestRandom(6)
+        fillBatch(batch, config: config, patterns: [.full, .prePadded(2), .postPadded(1)], targets: .perStep, random: &random)
+        let startHidden = model.hidden.array, startCell = model.cell.array
+        func gradientsAndState() -> [Float] {
+            model.setState(hidden: startHidden, cell: startCell)
+            _ = model.run(batch, backward: true)
+            return Array(model.gradients) + model.hidden.array + model.cell.array + Array(model.outputs)
+        }
+        XCTAssertEqual(gradientsAndState(), gradientsAndState())
+    }
+
+    func testResetStateZeroesOneSlotInEveryLayer() {
+        let model = makeModel(slots: 3, window: 2)
+        model.resetState(slot: 1)
+        let H = config.hidden
+        for layer in 0 ..< config.layers {
+            for slot in 0 ..< 3 {
+                let range = ((layer * 3 + slot) * H) ..< ((layer * 3 + slot + 1) * H)
+                XCTAssertEqual(model.hidden[range].allSatisfy { $0 == 0 }, slot == 1)
+                XCTAssertEqual(model.cell[range].allSatisfy { $0 == 0 }, slot == 1)
+            }
+        }
+    }
+}
