@@ -48,11 +48,13 @@ let package = Package(
             swiftSettings: fastMath
         ),
 
+        // Fixtures shared by the test targets: temporary folders, generated datasets, processes.
+        .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Pack"]),
         .testTarget(name: "LayoutTests", dependencies: ["Layout"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Storage", "Comm", "Model", "Layout"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Storage", "Comm", "Model", "Layout", "TestSupport"]),
         // Runs the built `lstm-dist` binary, alone and under real `mpirun`.
-        .testTarget(name: "CLITests", dependencies: ["lstm-dist", "Storage"]),
+        .testTarget(name: "CLITests", dependencies: ["lstm-dist", "Storage", "TestSupport"]),
     ]
 )

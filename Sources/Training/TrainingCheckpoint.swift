@@ -158,7 +158,7 @@ struct RestoredCheckpoint {
         let config = try request.resumed(from: saved, savedRanks: try int("ranks"), ranks: ranks)
 
         let layout = ParameterLayout(config.modelConfig(for: dataset.header))
-        let optimizerState = config.shape.optimizer! == .adam ? ["m", "v"] : ["velocity"]
+        let optimizerState = makeOptimizer(config, parameterCount: 0).state.map(\.name)
         for spec in layout.tensors {
             for name in ["model/\(spec.name)"] + optimizerState.map({ "optimizer/\($0)/\(spec.name)" }) {
                 guard checkpoint.tensors[name]?.shape == spec.shape else {

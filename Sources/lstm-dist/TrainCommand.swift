@@ -64,7 +64,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue from a checkpoint file, or `latest` in --checkpoint-dir.")
     var resume: String?
 
-    func validate() throws {
+    /// Checked after MPI starts, so that under mpirun rank 0 alone reports a bad flag.
+    private func checkFlags() throws {
         func positive(_ value: Int?, _ flag: String) throws {
             if let value, value <= 0 { throw ValidationError("\(flag) must be at least 1, got \(value)") }
         }
@@ -109,6 +110,7 @@ struct TrainCommand: ParsableCommand {
         let trainer: Trainer
         let metricsLog: MetricsLog?
         do {
+            try checkFlags()
             trainer = try Trainer(config: config, comm: comm, resume: resume)
             metricsLog = try comm.isRoot ? trainer.config.log.map { try MetricsLog(path: $0, metricKind: trainer.metricKind) } : nil
         } catch {

@@ -1,21 +1,22 @@
 import Layout
 import Model
 import Storage
+import TestSupport
 import XCTest
 @testable import Training
 
 final class StreamFeederTests: XCTestCase {
     /// Every valid timestep carries (row + 1, t) as its two features, so a batch shows exactly
     /// which row and timestep each slot read.
-    private func rowAndTimestepDataset(_ scratch: Scratch, rows: Int, length: Int, padding: Padding, lengths: @escaping (Int) -> Int) throws -> DatasetReader {
+    private func rowAndTimestepDataset(_ scratch: TemporaryFolder, rows: Int, length: Int, padding: Padding, lengths: @escaping (Int) -> Int) throws -> DatasetReader {
         let path = scratch.file("rows.h5")
         try writeFeatureDataset(path, rows: rows, length: length, features: 2, padding: padding, lengths: lengths,
-                                value: { row, t, f in f == 0 ? Float(row + 1) : Float(t) }, label: { row, _ in Int32(row % 2) })
+                                value: { row, t, f in f == 0 ? Float(row + 1) : Float(t) }, label: { row, _ in Float(row % 2) })
         return try DatasetReader(path: path)
     }
 
     func testEachGlobalSlotReadsItsOwnRowsWindowByWindowAndIdlesAtTheEnd() throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder()
         let (rows, length, window, slotsPerRank, ranks) = (11, 6, 3, 2, 2)
         let reader = try rowAndTimestepDataset(scratch, rows: rows, length: length, padding: .pre, lengths: { _ in 6 })
         let layout = try StreamLayout(rows: rows, length: length, window: window, globalSlots: ranks * slotsPerRank)
@@ -54,7 +55,7 @@ final class StreamFeederTests: XCTestCase {
 
     func testPaddingIsMaskedAndTheRowTargetSitsOnTheLastValidStepForPreAndPost() throws {
         for padding in [Padding.pre, .post] {
-            let scratch = try Scratch()
+            let scratch = try TemporaryFolder()
             let reader = try rowAndTimestepDataset(scratch, rows: 2, length: 6, padding: padding, lengths: { $0 == 0 ? 2 : 6 })
             let layout = try StreamLayout(rows: 2, length: 6, window: 6, globalSlots: 2)
             let batch = WindowBatch(config: ModelConfig(input: .features(2), hidden: 4, layers: 1, head: .binary, outputs: 1), slots: 2, window: 6)

@@ -1,0 +1,183 @@
+import Foundation
+import Storage
+import TestSupport
+import XCTest
+
+/// `lstm-dist train` as a user runs it: the built binary, alone and under real `mpirun`.
+final class TrainCommandTests: XCTestCase {
+    private var folder: TemporaryFolder!
+    /// 203 rows (no global slot count here divides it) of 12 timesteps with 3 windows of 4:
+    /// binary per-row targets on varied lengths, so the first windows of a row are steps
+    /// without targets.
+    private var dataset: String!
+
+    override func setUpWithError() throws {
+        folder = try TemporaryFolder()
+        dataset = folder.file("rows.h5")
+        try writeFeatureDataset(dataset, rows: 203, length: 12, features: 2, lengths: { 3 + $0 % 10 },
+                                value: { row, t, f in sin(Float(row * 7 + t * (f + 1))) },
+                                label: { row, _ in row % 3 == 0 ? 1 : 0 })
+    }
+
+    private func train(_ arguments: [String], ranks: Int? = nil, checkpoints: String) throws -> CommandResult {
+        let result = try LSTMDist.run(["train", dataset, "--window", "4", "--hidden", "8", "--checkpoint-dir", folder.file(checkpoints)] + arguments, ranks: ranks)
+        XCTAssertEqual(result.status, 0, "\(result)")
+        return result
+    }
+
+    private func checkpoint(_ directory: String, step: Int) throws -> Checkpoint {
+        try Checkpoint(path: folder.file(directory) + "/" + Checkpoint.fileName(globalStep: step))
+    }
+
+    func testTwoRanksOfTwoSlotsAndFourRanksOfOneTrainWhatOneRankOfFourSlotsTrains() throws {
+        let sgd = ["--optimizer", "sgd", "--lr", "0.5", "--epochs", "2"]
+        _ = try train(sgd + ["--slots", "4"], checkpoints: "one")
+        _ = try train(sgd + ["--slots", "2"], ranks: 2, checkpoints: "two")
+        _ = try train(sgd + ["--slots", "1"], ranks: 4, checkpoints: "four")
+        let steps = 2 * 3 * 51  // 2 epochs x 3 windows x ceil(203 / 4) rows per slot
+        let reference = try checkpoint("one", step: steps)
+        for other in ["two", "four"] {
+            let distributed = try checkpoint(other, step: steps)
+            for (name, tensor) in reference.tensors where name.hasPrefix("model/") || name.hasPrefix("state/") {
+                let difference = relativeDifference(distributed.tensors[name]!.values, tensor.values)
+                XCTAssertLessThan(difference, 1e-5, "\(other): \(name) differs by \(difference) (norm-wise)")
+            }
+        }
+    }
+
+    func testResumingAfterMaxStepsIsBitIdenticalToAnUninterruptedRun() throws {
+        let run = ["--epochs", "2", "--slots", "2"]
+        _ = try train(run, ranks: 2, checkpoints: "straight")
+        let stopped = try train(run + ["--max-steps", "100"], ranks: 2, checkpoints: "resumed")
+        XCTAssertTrue(stopped.stdout.contains("--resume latest"), "a stop says how to resume\n\(stopped)")
+        _ = try train(["--resume", "latest"], ranks: 2, checkpoints: "resumed")
+        try assertBitIdentical(try checkpoint("straight", step: 306), try checkpoint("resumed", step: 306))
+    }
+
+    func testSIGUSR1UnderMpirunStopsEveryRankAfterTheSameStepAndTheRunResumesExactly() throws {
+        let run = ["--epochs", "40", "--slots", "2"]
+        _ = try train(run, ranks: 2, checkpoints: "straight")
+        let job = try LSTMDist.start(["train", dataset, "--window", "4", "--hidden", "8", "--checkpoint-dir", folder.file("signalled")] + run, ranks: 2)
+        try job.waitForOutput(timeout: 60) { $0.contains("epoch 2/40") }
+        job.signal(SIGUSR1)
+        let stopped = try job.wait(timeout: 60)
+        XCTAssertEqual(stopped.status, 0, "\(stopped)")
+        XCTAssertTrue(stopped.stdout.contains("stopped on request"), "\(stopped)")
+        let written = try XCTUnwrap(try Checkpoint.latest(in: folder.file("signalled")))
+        XCTAssertLessThan(Checkpoint.globalStep(fileName: URL(fileURLWithPath: written).lastPathComponent)!, 40 * 153, "the job stopped early")
+        _ = try train(["--resume", "latest"], ranks: 2, checkpoints: "signalled")
+        try assertBitIdentical(try checkpoint("straight", step: 40 * 153), try checkpoint("signalled", step: 40 * 153))
+    }
+
+    func testFourRanksOfTwoSlotsResumeOnTwoRanksOfFourAsTheSameStreams() throws {
+        let sgd = ["--optimizer", "sgd", "--lr", "0.5", "--epochs", "2"]
+        _ = try train(sgd + ["--slots", "8"], checkpoints: "straight")
+        _ = try train(sgd + ["--slots", "2", "--max-steps", "80"], ranks: 4, checkpoints: "elastic")
+        _ = try train(["--resume", "latest"], ranks: 2, checkpoints: "elastic")
+        let straight = try checkpoint("straight", step: 2 * 3 * 26), elastic = try checkpoint("elastic", step: 2 * 3 * 26)
+        XCTAssertEqual(elastic.attributes["slots_per_rank"], .int(4))
+        for (name, tensor) in straight.tensors where name.hasPrefix("model/") || name.hasPrefix("state/") {
+            XCTAssertLessThan(relativeDifference(elastic.tensors[name]!.values, tensor.values), 1e-5, name)
+        }
+    }
+
+    func testAKilledRankEndsTheJobAndItsLastCheckpointResumesTheSameRun() throws {
+        let run = ["--epochs", "60", "--slots", "2", "--checkpoint-every", "50"]
+        _ = try train(run, ranks: 2, checkpoints: "straight")
+        let job = try LSTMDist.start(["train", dataset, "--window", "4", "--hidden", "8", "--checkpoint-dir", folder.file("killed")] + run, ranks: 2)
+        try job.waitForOutput(timeout: 60) { $0.contains("epoch 3/60") }
+        let ranks = try pids(ofChildrenNamed: "lstm-dist", of: job.processIdentifier)
+        XCTAssertEqual(ranks.count, 2)
+        kill(ranks.last!, SIGKILL)
+        let ended = Date()
+        let killed = try job.wait(timeout: 30)
+        XCTAssertNotEqual(killed.status, 0, "\(killed)")
+        XCTAssertLessThan(Date().timeIntervalSince(ended), 15, "the job should end within seconds")
+
+        let last = try XCTUnwrap(try Checkpoint.latest(in: folder.file("killed")))
+        _ = try Checkpoint(path: last)  // intact
+        _ = try train(["--resume", last], ranks: 2, checkpoints: "killed")
+        try assertBitIdentical(try checkpoint("straight", step: 60 * 153), try checkpoint("killed", step: 60 * 153))
+    }
+
+    func testResumeRefusesAnotherDatasetShapeOrRankCountAndAnythingNotACheckpoint() throws {
+        _ = try train(["--epochs", "1", "--slots", "2", "--max-steps", "10"], ranks: 2, checkpoints: "run")
+        let saved = folder.file("run") + "/" + Checkpoint.fileName(globalStep: 10)
+        let other = folder.file("other.h5")
+        try writeFeatureDataset(other, rows: 203, length: 12, features: 2, value: { _, _, _ in 1 }, label: { _, _ in 0 })
+        let truncated = folder.file("truncated.h5")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: saved))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
+
+        let refusals: [(arguments: [String], ranks: Int?, reason: String)] = [
+            (["train", other, "--resume", saved], 2, "another dataset"),
+            (["train", dataset, "--resume", saved, "--hidden", "16"], 2, "--hidden 16 conflicts with the checkpoint's 8"),
+            (["train", dataset, "--resume", saved], 3, "3 ranks cannot share evenly"),
+            (["train", dataset, "--resume", truncated], nil, truncated),
+            (["train", dataset, "--resume", dataset], nil, "not an lstm-dist checkpoint"),
+        ]
+        for refusal in refusals {
+            let result = try LSTMDist.run(refusal.arguments + ["--checkpoint-dir", folder.file("refused")], ranks: refusal.ranks)
+            XCTAssertNotEqual(result.status, 0, "\(refusal.arguments)\n\(result)")
+            XCTAssertTrue(result.stderr.contains(refusal.reason), "expected '\(refusal.reason)'\n\(result)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder.file("refused")), "a refusal writes nothing")
+        }
+    }
+
+    func testBadRunsAreRefusedBeforeAnyWorkWithOneLineThatSaysWhatToChange() throws {
+        let refusals: [(arguments: [String], reason: String)] = [
+            (["train", folder.file("missing.h5")], "no such file"),
+            (["train", dataset, "--window", "20"], "--window 20 is larger than the row length 12"),
+            (["train", dataset, "--slots", "300"], "only 203 rows"),
+            (["train", dataset, "--slots", "0"], "--slots must be at least 1"),
+        ]
+        for refusal in refusals {
+            let result = try LSTMDist.run(refusal.arguments + ["--checkpoint-dir", folder.file("refused")], ranks: 2)
+            XCTAssertNotEqual(result.status, 0, "\(result)")
+            XCTAssertTrue(result.stderr.contains(refusal.reason), "expected '\(refusal.reason)'\n\(result)")
+            XCTAssertEqual(result.stderr.components(separatedBy: "error:").count, 2, "one error line, not one per rank\n\(result)")
+        }
+    }
+
+    func testAnExplodingLossStopsTheRunNamingTheStepWithoutACheckpoint() throws {
+        let regression = folder.file("regression.h5")
+        try writeFeatureDataset(regression, rows: 40, length: 4, task: .regression, value: { row, t, _ in Float(row + t) }, label: { row, _ in Float(row) })
+        let result = try LSTMDist.run(["train", regression, "--slots", "4", "--optimizer", "sgd", "--lr", "1e30", "--checkpoint-dir", folder.file("nan")])
+        XCTAssertNotEqual(result.status, 0, "\(result)")
+        XCTAssertTrue(result.stderr.contains("at epoch 0 step"), "\(result)")
+        XCTAssertNil(try Checkpoint.latest(in: folder.file("nan")))
+    }
+
+    private func assertBitIdentical(_ expected: Checkpoint, _ actual: Checkpoint, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(Set(actual.tensors.keys), Set(expected.tensors.keys), file: file, line: line)
+        for (name, tensor) in expected.tensors {
+            XCTAssertTrue(actual.tensors[name]!.values.elementsEqual(tensor.values) { $0.bitPattern == $1.bitPattern },
+                          "\(name) differs", file: file, line: line)
+        }
+        for name in ["epoch", "step", "global_step", "iterations", "loss", "epoch_loss_sum"] {
+            XCTAssertEqual(actual.attributes[name], expected.attributes[name], name, file: file, line: line)
+        }
+    }
+}
+
+/// |a - b| / |b| over whole tensors.
+func relativeDifference(_ a: [Float], _ b: [Float]) -> Double {
+    let difference = zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+    let norm = b.reduce(0.0) { $0 + Double($1) * Double($1) }
+    return (difference / max(norm, 1e-30)).squareRoot()
+}
+
+/// The pids of processes named `name` below `parent` (mpirun's ranks), from /proc.
+func pids(ofChildrenNamed name: String, of parent: Int32) throws -> [Int32] {
+    func children(of pid: Int32) -> [Int32] {
+        let listed = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        return listed.split(separator: " ").compactMap { Int32($0) }
+    }
+    var found: [Int32] = [], queue = children(of: parent)
+    while let pid = queue.popLast() {
+        let command = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if command == name { found.append(pid) }
+        queue += children(of: pid)
+    }
+    return found.sorted()
+}

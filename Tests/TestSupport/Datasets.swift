@@ -1,0 +1,34 @@
+import Foundation
+import Storage
+
+/// Writes a feature dataset for a binary or one-value regression task: `value(row, t, f)` gives
+/// the inputs of the valid timesteps, `label(row, t)` the target of a row (t is then its last
+/// valid timestep, with `targetKind` row) or of each valid timestep (with `targetKind` step).
+public func writeFeatureDataset(
+    _ path: String, rows: Int, length: Int, features: Int = 1, padding: Padding = .pre, stream: StreamKind = .independent,
+    targetKind: TargetKind = .row, task: Task = .binary, lengths: (Int) -> Int = { _ in Int.max },
+    value: (_ row: Int, _ t: Int, _ f: Int) -> Float, label: (_ row: Int, _ t: Int) -> Float
+) throws {
+    let header = DatasetHeader(
+        rows: rows, length: length, inputKind: .features, features: features, vocabSize: 0, vocab: [],
+        targetKind: targetKind, task: task, numClasses: task == .binary ? 2 : 0, targetWidth: 1,
+        padding: padding, stream: stream, source: "test"
+    )
+    func setTarget(_ block: inout RowBlock, _ index: Int, _ value: Float) {
+        if task == .binary { block.classTargets[index] = Int32(value) } else { block.valueTargets[index] = value }
+    }
+    var block = RowBlock(header: header, start: 0, count: rows)
+    for row in 0..<rows {
+        let valid = min(lengths(row), length)
+        block.lengths[row] = Int32(valid)
+        let steps = padding == .pre ? (length - valid)..<length : 0..<valid
+        for t in steps {
+            for f in 0..<features { block.features[(row * length + t) * features + f] = value(row, t, f) }
+            if targetKind == .step { setTarget(&block, row * length + t, label(row, t)) }
+        }
+        if targetKind == .row, let last = steps.last { setTarget(&block, row, label(row, last)) }
+    }
+    let writer = try DatasetWriter(path: path, header: header, compression: 0)
+    try writer.append(block)
+    try writer.finish()
+}
