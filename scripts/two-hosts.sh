@@ -90,19 +90,28 @@ work=$(mktemp -d /tmp/two-hosts.XXXXXX)
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-# shellcheck disable=SC2317  # only called by the EXIT trap
-teardown() {
+remove_namespaces() {
     local ns
-    for ns in "$h1" "$h2"; do
+    for ns in "$@"; do
         # Leftover processes (a daemon cut off by a dead link) would keep the namespace alive.
         ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
         ip netns del "$ns" 2>/dev/null || true
     done
+}
+
+# shellcheck disable=SC2317  # only called by the EXIT trap
+teardown() {
+    remove_namespaces "$h1" "$h2"
     # Only exists here if setup failed before the end was moved into its namespace.
     ip link del "$link1" 2>/dev/null || true
     rm -rf "$work"
 }
 trap teardown EXIT
+
+# Hosts of an earlier run that was SIGKILLed (no trap runs then): their PID is gone.
+for ns in $(ip netns list | sed -n 's/^\(lmh[12]-\([0-9]*\)\)\( .*\)\{0,1\}$/\1:\2/p'); do
+    kill -0 "${ns#*:}" 2>/dev/null || remove_namespaces "${ns%:*}"
+done
 
 if ! error=$(ip netns add "$h1" 2>&1); then
     skip "'ip netns add' failed: $error"
