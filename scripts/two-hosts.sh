@@ -8,7 +8,7 @@
 #
 # COMMAND runs as `mpirun -n 2N COMMAND...` in the current folder (both hosts share the
 # filesystem). The exit code is mpirun's. --keepalive makes a dead link end the job in about
-# 10 s instead of OpenMPI's default of about 8 minutes.
+# 11 s instead of OpenMPI's default of about 8 minutes.
 #
 # For fault injection, the names are printed on stderr when the hosts are up, and --info FILE
 # writes them as shell assignments (H1, H2, LINK1, LINK2, SUBNET) before mpirun starts:
@@ -50,6 +50,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 [[ "$ranks_per_host" =~ ^[1-9][0-9]*$ ]] || usage
+[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces (running as uid $(id -u))"
+command -v ip >/dev/null || skip "no 'ip' command (apt-get install iproute2)"
+command -v unshare >/dev/null || skip "no 'unshare' command (apt-get install util-linux)"
+command -v mpirun >/dev/null || skip "no 'mpirun' (apt-get install openmpi-bin)"
 
 if [ -n "${self_test:-}" ]; then
     # Compile the probe, then run it through this script with 1 and 2 ranks per host: every
@@ -71,11 +75,6 @@ if [ -n "${self_test:-}" ]; then
     exit 0
 fi
 [ $# -gt 0 ] || usage
-
-[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces (running as uid $(id -u))"
-command -v ip >/dev/null || skip "no 'ip' command (apt-get install iproute2)"
-command -v unshare >/dev/null || skip "no 'unshare' command (apt-get install util-linux)"
-command -v mpirun >/dev/null || skip "no 'mpirun' (apt-get install openmpi-bin)"
 # shellcheck source=scripts/mpi-env.sh
 source "$here/mpi-env.sh"
 
