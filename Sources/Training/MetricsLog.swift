@@ -25,6 +25,7 @@ public final class MetricsLog {
             fields = [("epoch", "\(step.epoch)"), ("step", "\(step.step)"), ("global_step", "\(step.globalStep)")]
             fields += metricKind.values(step.sums).map { ($0, json($1)) }
             fields.append(("tokens_per_s", json(step.tokensPerSecond)))
+            fields.append(("allreduce_share", json(step.allreduceShare)))
         case .epoch(let epoch):
             fields = [("event", "\"epoch\""), ("epoch", "\(epoch.epoch)")]
             fields += metricKind.values(epoch.sums).map { ($0, json($1)) }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The main job on the bundled sample: installs what is missing, builds lstm-dist in release
+# mode, packs data/text.txt into an HDF5 dataset and trains a character-level stateful LSTM on
+# it with 4 MPI ranks. Everything it writes goes to out/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+source scripts/mpi-env.sh
+
+swift build -c release
+bin=.build/release/lstm-dist
+mkdir -p out
+"$bin" pack data/text.txt --out out/text.h5 --force
+"$bin" inspect out/text.h5
+rm -f out/train-log.jsonl
+mpirun -n 4 "$bin" train out/text.h5 --window 50 --epochs 10 --lr 0.003 \
+    --checkpoint-dir out/checkpoints --log out/train-log.jsonl
+.venv/bin/python scripts/plot-log.py out/train-log.jsonl --out out/train-curves.png
