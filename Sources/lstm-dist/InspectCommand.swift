@@ -5,7 +5,7 @@ import Storage
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Describe a dataset file: its shapes, lengths, task and stream kind."
+        abstract: "Describe a dataset or a checkpoint: shapes, lengths, task, stream kind; position, configuration, state."
     )
 
     @Argument(help: "An HDF5 file written by lstm-dist (or by h5py in its layout).") var file: String
@@ -17,6 +17,9 @@ struct InspectCommand: ParsableCommand {
         switch format {
         case .string(DatasetHeader.format)?:
             try show(try DatasetSummary(DatasetReader(path: file)))
+        case .string(Checkpoint.format)?:
+            let summary = try CheckpointSummary(path: file)
+            print(json ? try summary.json() : summary.description)
         case .string(let other)?:
             throw StorageError("\(file): cannot inspect files of format '\(other)'")
         default:
