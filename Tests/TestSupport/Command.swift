@@ -14,6 +14,9 @@ public struct CommandTimedOut: Error, CustomStringConvertible {
     public var description: String { "\(command.joined(separator: " ")) did not finish within \(seconds) s" }
 }
 
+/// The checkout this test suite belongs to (for data/ and scripts/).
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
 /// The `lstm-dist` binary under test, run alone or under a real `mpirun`.
 public enum LSTMDist {
     /// `$LSTM_DIST_BIN` (scripts/test.sh points it at the release build), else the debug
@@ -31,6 +34,13 @@ public enum LSTMDist {
     public static func start(_ arguments: [String], ranks: Int? = nil) throws -> RunningCommand {
         let command = ranks.map { ["mpirun", "-n", "\($0)", binary] } ?? [binary]
         return try RunningCommand(command + arguments)
+    }
+
+    /// Runs `lstm-dist ARGUMENTS` across two network-namespace hosts (scripts/two-hosts.sh),
+    /// writing the hosts' names to `info` for fault injection.
+    public static func startOnTwoHosts(_ arguments: [String], ranksPerHost: Int, info: String, keepalive: Bool = false) throws -> RunningCommand {
+        try RunningCommand([repositoryRoot + "/scripts/two-hosts.sh", "--ranks-per-host", "\(ranksPerHost)", "--info", info]
+            + (keepalive ? ["--keepalive"] : []) + ["--", binary] + arguments)
     }
 }
 
