@@ -29,6 +29,22 @@ final class TrainCommandTests: XCTestCase {
         try Checkpoint(path: folder.file(directory) + "/" + Checkpoint.fileName(globalStep: step))
     }
 
+    func testTheBundledTextTrainsToTheEndUnderFourRanksAndItsLossFalls() throws {
+        let text = folder.file("text.h5"), log = folder.file("log.jsonl")
+        let packed = try LSTMDist.run(["pack", repositoryRoot + "/data/text.txt", "--out", text])
+        XCTAssertEqual(packed.status, 0, "\(packed)")
+        let trained = try LSTMDist.run(["train", text, "--window", "50", "--hidden", "32", "--epochs", "2", "--lr", "0.01",
+                                        "--log", log, "--checkpoint-dir", folder.file("text")], ranks: 4)
+        XCTAssertEqual(trained.status, 0, "\(trained)")
+        XCTAssertTrue(trained.stdout.contains("4 ranks x 16 slots = 64 global slots"), trained.stdout)
+        let epochs = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["event"] as? String == "epoch" }
+        let losses = epochs.compactMap { $0["loss"] as? Double }
+        XCTAssertEqual(losses.count, 2, "\(epochs)")
+        XCTAssertLessThan(losses.last!, losses.first!, "the loss should fall")
+    }
+
     func testTwoRanksOfTwoSlotsAndFourRanksOfOneTrainWhatOneRankOfFourSlotsTrains() throws {
         let sgd = ["--optimizer", "sgd", "--lr", "0.5", "--epochs", "2"]
         _ = try train(sgd + ["--slots", "4"], checkpoints: "one")
@@ -98,6 +114,30 @@ final class TrainCommandTests: XCTestCase {
         _ = try Checkpoint(path: last)  // intact
         _ = try train(["--resume", last], ranks: 2, checkpoints: "killed")
         try assertBitIdentical(try checkpoint("straight", step: 60 * 153), try checkpoint("killed", step: 60 * 153))
+    }
+
+    func testAKillDuringACheckpointWriteLeavesThePreviousCheckpointLoadable() throws {
+        // A model large enough (50 MB of weights, 150 MB with Adam's moments) that a write
+        // lasts long enough to be caught in the act.
+        let directory = folder.file("big")
+        let job = try LSTMDist.start(["train", dataset, "--window", "4", "--hidden", "1024", "--layers", "2", "--slots", "1",
+                                      "--checkpoint-every", "5", "--keep", "2", "--checkpoint-dir", directory])
+        // Wait for a write in progress while an earlier checkpoint exists.
+        let deadline = Date().addingTimeInterval(120)
+        while true {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            if names.contains(where: { $0.hasSuffix(".tmp") }) && names.contains(where: { Checkpoint.globalStep(fileName: $0) != nil }) { break }
+            guard Date() < deadline else { return XCTFail("no checkpoint write was seen after a first checkpoint") }
+            usleep(2_000)
+        }
+        job.signal(SIGKILL)
+        _ = try job.wait(timeout: 30)
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        XCTAssertTrue(names.contains { $0.hasPrefix(".ckpt-") && $0.hasSuffix(".tmp") }, "the write was interrupted: \(names)")
+        let last = try XCTUnwrap(try Checkpoint.latest(in: directory))
+        XCTAssertNoThrow(try Checkpoint(path: last), "the previous checkpoint must stay loadable")
+        let resumed = try LSTMDist.run(["train", dataset, "--resume", "latest", "--max-steps", "12", "--checkpoint-dir", directory])
+        XCTAssertEqual(resumed.status, 0, "\(resumed)")
     }
 
     func testResumeRefusesAnotherDatasetShapeOrRankCountAndAnythingNotACheckpoint() throws {
