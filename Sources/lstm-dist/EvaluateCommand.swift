@@ -29,7 +29,7 @@ struct EvaluateCommand: ParsableCommand {
     )
 
     @OptionGroup var input: CheckpointAndDataset
-    @Option(help: "Layouts to score, comma-separated: train, independent, interleaved.", transform: parseLayouts)
+    @Option(help: "Layouts to score, comma-separated: train, independent, interleaved. (default: train)", transform: parseLayouts)
     var layout: [EvaluationLayout] = [.train]
     @Flag(help: "Print one JSON object keyed by layout instead of a table.") var json = false
 

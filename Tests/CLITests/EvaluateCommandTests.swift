@@ -13,9 +13,9 @@ final class EvaluateCommandTests: XCTestCase {
     }
 
     /// 203 rows of up to 12 timesteps, 2 features, binary per-row targets on varied lengths.
-    private func rowsDataset(_ name: String = "rows.h5", features: Int = 2, task: Task = .binary) throws -> String {
+    private func rowsDataset(_ name: String = "rows.h5", rows: Int = 203, features: Int = 2, task: Task = .binary) throws -> String {
         let path = folder.file(name)
-        try writeFeatureDataset(path, rows: 203, length: 12, features: features, task: task, lengths: { 3 + $0 % 10 },
+        try writeFeatureDataset(path, rows: rows, length: 12, features: features, task: task, lengths: { 3 + $0 % 10 },
                                 value: { row, t, f in sin(Float(row * 7 + t * (f + 1))) },
                                 label: { row, _ in row % 3 == 0 ? 1 : 0 })
         return path
@@ -123,7 +123,7 @@ final class EvaluateCommandTests: XCTestCase {
         XCTAssertEqual(lines.map(String.init), expected)
     }
 
-    func testPerRowPredictionsAreOneProbabilityPerRowScoringAsEvaluateDoes() throws {
+    func testPerRowPredictionsAreOneProbabilityPerRowScoringAsEvaluateDoesEvenWithIdleSlots() throws {
         let dataset = try rowsDataset()
         let checkpoint = try train(dataset, ["--window", "4", "--hidden", "8", "--slots", "2", "--epochs", "2"], ranks: 2)
         let predictions = try predict(checkpoint, dataset, ["--layout", "independent"])
@@ -132,6 +132,14 @@ final class EvaluateCommandTests: XCTestCase {
         let loss = zip(predictions.values.map(Double.init), targets).map { p, y in -(y * log(p) + (1 - y) * log(1 - p)) }.reduce(0, +) / 203
         let scores = try XCTUnwrap(try evaluate(checkpoint, dataset, layouts: "independent")["independent"])
         XCTAssertEqual(loss, scores["loss"]!, accuracy: 1e-4 * scores["loss"]!)
+
+        // Fewer rows than the checkpoint's 4 global slots: one slot idles.
+        let threeRows = try rowsDataset("three-rows.h5", rows: 3)
+        XCTAssertEqual(try evaluate(checkpoint, threeRows, ranks: 2)["train"]?["targets"], 3)
+        // Its rows are the first three above, each from zero state (the dataset's rows are independent).
+        for (idle, full) in zip(try predict(checkpoint, threeRows, ranks: 2).values, predictions.values) {
+            XCTAssertEqual(idle, full, accuracy: 1e-6)
+        }
     }
 
     func testMismatchedDataRankCountsAndExistingOutputsAreRefusedWithOneLine() throws {
