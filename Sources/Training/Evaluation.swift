@@ -14,9 +14,9 @@ struct Evaluation {
     let globalSlots: Int
     let comm: Communicator
 
-    /// - Parameter visit: called after each step with the step's layout position of every local
-    ///   slot (nil when idle); the model's `outputs` hold that step's predictions.
-    func run(assignment: StreamLayout.Assignment, reset: ResetPolicy, visit: ((_ positions: [SlotPosition?]) throws -> Void)? = nil) throws -> TargetSums {
+    /// - Parameter visit: called after each step with the step and the layout (which says where
+    ///   every global slot stands); the model's `outputs` and the batch's masks are that step's.
+    func run(assignment: StreamLayout.Assignment, reset: ResetPolicy, visit: (_ step: Int, _ layout: StreamLayout) throws -> Void = { _, _ in }) throws -> TargetSums {
         let header = reader.header
         let layout = try StreamLayout(rows: header.rows, length: header.length, window: batch.window, globalSlots: globalSlots, assignment: assignment)
         let slots = Layout.slots(ofRank: comm.rank, slotsPerRank: batch.slots)
@@ -29,7 +29,7 @@ struct Evaluation {
             if reset == .row { for slot in startingRow { model.resetState(slot: slot) } }
             let result = model.run(batch, backward: false)
             local += TargetSums(loss: result.lossSum, targets: Double(result.targets), correct: Double(result.correct))
-            try visit?(slots.map { layout.position(slot: $0, step: step) })
+            try visit(step, layout)
         }
         var totals = [local.loss, local.targets, local.correct]
         try totals.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
@@ -37,18 +37,57 @@ struct Evaluation {
     }
 }
 
-extension DatasetHeader {
-    /// Refuses a dataset the model trained on `training` cannot read or score the same way.
-    func checkCompatible(withTraining training: DatasetHeader, path: String) throws {
-        func refuse(_ what: String, _ mine: Any, _ theirs: Any) throws -> Never {
-            throw TrainingError("\(path): \(what) is \(mine) but the model's is \(theirs); pack it with --like the training file")
+/// What a trained model is tied to in its data: the inputs it reads and the targets its head
+/// predicts. Validation, `evaluate` and `predict` refuse a dataset that does not match it.
+struct DataSignature {
+    var inputKind: InputKind
+    var features: Int
+    var vocab: [Int32]
+    var vocabSize: Int
+    var task: Task
+    var numClasses: Int
+    var targetKind: TargetKind
+    var targetWidth: Int
+
+    init(_ header: DatasetHeader) {
+        inputKind = header.inputKind
+        features = header.features
+        vocab = header.vocab
+        vocabSize = header.vocabSize
+        task = header.task
+        numClasses = header.numClasses
+        targetKind = header.targetKind
+        targetWidth = header.targetWidth
+    }
+
+    /// From the attributes, vocabulary and output layer that a checkpoint records (SPEC section 3).
+    init(_ checkpoint: Checkpoint, _ path: String) throws {
+        vocabSize = checkpoint.attributes["vocab_size"] == nil ? 0 : try checkpoint.int("vocab_size", path)
+        inputKind = vocabSize > 0 ? .tokens : .features
+        features = inputKind == .features ? try checkpoint.int("features", path) : 0
+        vocab = checkpoint.vocab
+        task = try checkpoint.enumeration("task", path)
+        numClasses = task.isClassification ? try checkpoint.int("num_classes", path) : 0
+        targetKind = try checkpoint.enumeration("target_kind", path)
+        guard let outputs = checkpoint.tensors["model/dense/bias"]?.values.count else { throw TrainingError("\(path): model/dense/bias is missing") }
+        targetWidth = outputs
+    }
+
+    /// Refuses a dataset this model cannot read or score the way it was trained.
+    func check(_ header: DatasetHeader, path: String) throws {
+        func refuse(_ difference: String) throws -> Never {
+            throw TrainingError("\(path): \(difference); pack it with --like the training file")
         }
-        if inputKind != training.inputKind { try refuse("the input kind", inputKind.rawValue, training.inputKind.rawValue) }
-        if features != training.features { try refuse("the feature count", features, training.features) }
-        if vocab != training.vocab || vocabSize != training.vocabSize { try refuse("the vocabulary", "\(vocabSize) symbols", "\(training.vocabSize) symbols or differs") }
-        if task != training.task { try refuse("the task", task.rawValue, training.task.rawValue) }
-        if numClasses != training.numClasses { try refuse("the class count", numClasses, training.numClasses) }
-        if targetKind != training.targetKind { try refuse("the target kind", targetKind.rawValue, training.targetKind.rawValue) }
-        if targetWidth != training.targetWidth { try refuse("the target width", targetWidth, training.targetWidth) }
+        func refuse(_ what: String, _ theirs: Any, _ mine: Any) throws -> Never {
+            try refuse("\(what) is \(theirs) but the model's is \(mine)")
+        }
+        if header.inputKind != inputKind { try refuse("the input kind", header.inputKind.rawValue, inputKind.rawValue) }
+        if header.features != features { try refuse("the feature count", header.features, features) }
+        if header.vocabSize != vocabSize { try refuse("the vocabulary size", header.vocabSize, vocabSize) }
+        if header.vocab != vocab { try refuse("the vocabulary gives token ids to other characters than the model's") }
+        if header.task != task { try refuse("the task", header.task.rawValue, task.rawValue) }
+        if header.numClasses != numClasses { try refuse("the class count", header.numClasses, numClasses) }
+        if header.targetKind != targetKind { try refuse("the target kind", header.targetKind.rawValue, targetKind.rawValue) }
+        if header.targetWidth != targetWidth { try refuse("the target width", header.targetWidth, targetWidth) }
     }
 }

@@ -23,16 +23,16 @@ public final class MetricsLog {
         switch event {
         case .step(let step):
             fields = [("epoch", "\(step.epoch)"), ("step", "\(step.step)"), ("global_step", "\(step.globalStep)")]
-            fields += metricKind.values(step.sums).map { ($0, json($1)) }
-            fields.append(("tokens_per_s", json(step.tokensPerSecond)))
-            fields.append(("allreduce_share", json(step.allreduceShare)))
+            fields += metricKind.values(step.sums).map { ($0, jsonNumber($1)) }
+            fields.append(("tokens_per_s", jsonNumber(step.tokensPerSecond)))
+            fields.append(("allreduce_share", jsonNumber(step.allreduceShare)))
         case .epoch(let epoch):
             fields = [("event", "\"epoch\""), ("epoch", "\(epoch.epoch)")]
-            fields += metricKind.values(epoch.sums).map { ($0, json($1)) }
+            fields += metricKind.values(epoch.sums).map { ($0, jsonNumber($1)) }
             if let validation = epoch.validation {
-                fields += metricKind.values(validation).map { ("val_" + $0, json($1)) }
+                fields += metricKind.values(validation).map { ("val_" + $0, jsonNumber($1)) }
             }
-            fields.append(("seconds", json(epoch.seconds)))
+            fields.append(("seconds", jsonNumber(epoch.seconds)))
         case .checkpoint:
             return
         }
@@ -42,4 +42,4 @@ public final class MetricsLog {
 }
 
 /// A JSON number, or null for NaN and infinities, which JSON cannot hold.
-func json(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+public func jsonNumber(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }

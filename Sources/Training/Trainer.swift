@@ -96,10 +96,10 @@ public final class Trainer {
             throw TrainingError("--hidden, --layers and --embedding must be positive")
         }
         layout = try StreamLayout(rows: header.rows, length: header.length, window: config.shape.window!, globalSlots: globalSlots)
-        let trainingHeader = header
+        let signature = DataSignature(header)
         validation = try config.validation.map { path in
             let reader = try DatasetReader(path: path)
-            try reader.header.checkCompatible(withTraining: trainingHeader, path: path)
+            try signature.check(reader.header, path: path)
             return reader
         }
 

@@ -110,79 +110,48 @@ struct RestoredCheckpoint {
 
     /// What rank 0 decides and every rank needs.
     private struct Decision: Codable {
-        var error: String?
-        var path: String?
-        var config: TrainingConfig?
-        var position: TrainingPosition?
-        var iterations: Int?
+        var path: String
+        var config: TrainingConfig
+        var position: TrainingPosition
+        var iterations: Int
     }
 
     /// Returns nil when `resume` is "latest" and there is no checkpoint yet (start fresh).
     static func load(_ resume: String, request: TrainingConfig, dataset: DatasetReader, comm: Communicator) throws -> RestoredCheckpoint? {
         var checkpoint: Checkpoint?
-        var decision = Decision()
-        if comm.isRoot {
-            do {
-                let path = resume == "latest" ? try Checkpoint.latest(in: request.checkpointDirectory) : resume
-                if let path {
-                    let read = try Checkpoint(path: path)
-                    decision = try decide(read, path: path, request: request, dataset: dataset, ranks: comm.size)
-                    checkpoint = read
-                }
-            } catch {
-                decision.error = "\(error)"
-            }
+        let decision = try comm.decidedByRoot { () -> Decision? in
+            guard let path = resume == "latest" ? try Checkpoint.latest(in: request.checkpointDirectory) : resume else { return nil }
+            let read = try Checkpoint(path: path)
+            let decision = try decide(read, path: path, request: request, dataset: dataset, ranks: comm.size)
+            checkpoint = read
+            return decision
         }
-        let shared = try JSONDecoder().decode(Decision.self, from: Data(try comm.broadcast(String(decoding: JSONEncoder().encode(decision), as: UTF8.self)).utf8))
-        if let error = shared.error { throw TrainingError(error) }
-        guard let path = shared.path, let config = shared.config, let position = shared.position, let iterations = shared.iterations else { return nil }
-        return RestoredCheckpoint(path: path, config: config, position: position, iterations: iterations, checkpoint: checkpoint)
+        guard let decision else { return nil }
+        return RestoredCheckpoint(path: decision.path, config: decision.config, position: decision.position, iterations: decision.iterations, checkpoint: checkpoint)
     }
 
     /// Rank 0's checks: the same dataset, a configuration the request does not contradict, and
     /// tensors of the shapes that configuration builds.
     private static func decide(_ checkpoint: Checkpoint, path: String, request: TrainingConfig, dataset: DatasetReader, ranks: Int) throws -> Decision {
-        func attribute(_ name: String) throws -> AttributeValue {
-            guard let value = checkpoint.attributes[name] else { throw TrainingError("\(path): attribute \(name) is missing") }
-            return value
-        }
-        func int(_ name: String) throws -> Int {
-            guard case .int(let value) = try attribute(name) else { throw TrainingError("\(path): attribute \(name) is not an integer") }
-            return Int(value)
-        }
-        guard case .string(let fingerprint) = try attribute("dataset_fingerprint"), fingerprint == (try dataset.fingerprint()) else {
+        guard case .string(let fingerprint)? = checkpoint.attributes["dataset_fingerprint"], fingerprint == (try dataset.fingerprint()) else {
             throw TrainingError("\(path) was trained on another dataset than \(dataset.path) (dataset_fingerprint differs); resume on the same data or start a new run")
         }
-        guard case .string(let json) = try attribute("config") else { throw TrainingError("\(path): attribute config is not a string") }
-        let saved = try TrainingConfig(json: json, path: path)
-        let config = try request.resumed(from: saved, savedRanks: try int("ranks"), ranks: ranks)
-
-        let layout = ParameterLayout(config.modelConfig(for: dataset.header))
-        let optimizerState = makeOptimizer(config, parameterCount: 0).state.map(\.name)
-        for spec in layout.tensors {
-            for name in ["model/\(spec.name)"] + optimizerState.map({ "optimizer/\($0)/\(spec.name)" }) {
-                guard checkpoint.tensors[name]?.shape == spec.shape else {
-                    throw TrainingError("\(path): \(name) has shape \(checkpoint.tensors[name]?.shape.description ?? "none"), expected \(spec.shape)")
-                }
-            }
-        }
-        let sums = TargetSums(loss: try checkpoint.double("epoch_loss_sum", path), targets: Double(try int("epoch_targets")), correct: Double(try int("epoch_correct")))
-        let position = TrainingPosition(epoch: try int("epoch"), step: try int("step"), globalStep: try int("global_step"), epochSums: sums)
-        return Decision(path: path, config: config, position: position, iterations: try int("iterations"))
+        let config = try request.resumed(from: try checkpoint.config(path), savedRanks: try checkpoint.int("ranks", path), ranks: ranks)
+        let optimizerState = makeOptimizer(config, parameterCount: 0).state.map { "optimizer/\($0.name)" }
+        try checkpoint.checkShapes(["model"] + optimizerState, of: ParameterLayout(config.modelConfig(for: dataset.header)), path)
+        let sums = TargetSums(loss: try checkpoint.double("epoch_loss_sum", path), targets: Double(try checkpoint.int("epoch_targets", path)),
+                              correct: Double(try checkpoint.int("epoch_correct", path)))
+        let position = TrainingPosition(epoch: try checkpoint.int("epoch", path), step: try checkpoint.int("step", path),
+                                        globalStep: try checkpoint.int("global_step", path), epochSums: sums)
+        return Decision(path: path, config: config, position: position, iterations: try checkpoint.int("iterations", path))
     }
 
     /// Collective: rank 0 sends the weights and optimizer state to every rank and each slot's
     /// state to the rank that now owns it.
     func restore(into model: LSTMModel, optimizer: any Optimizer, comm: Communicator) throws {
-        let buffers = [("model", model.parameters)] + optimizer.state.map { ("optimizer/\($0.name)", $0.buffer) }
-        for (prefix, buffer) in buffers {
-            if let checkpoint {
-                for spec in model.layout.tensors {
-                    _ = UnsafeMutableBufferPointer(rebasing: buffer[spec.offset ..< spec.offset + spec.count])
-                        .initialize(fromContentsOf: checkpoint.tensors["\(prefix)/\(spec.name)"]!.values)
-                }
-            }
-            try comm.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
+        try Checkpoint.broadcast("model", of: checkpoint, into: model.parameters, layout: model.layout, comm: comm)
+        for (name, buffer) in optimizer.state {
+            try Checkpoint.broadcast("optimizer/\(name)", of: checkpoint, into: buffer, layout: model.layout, comm: comm)
         }
         optimizer.iterations = iterations
 
@@ -200,6 +169,29 @@ struct RestoredCheckpoint {
             }
         }
     }
+}
+
+extension Communicator {
+    /// Runs `decide` on rank 0 alone (it reads files the others need not read) and returns its
+    /// result on every rank, or throws its error on every rank: so that all ranks continue or
+    /// fail together, and rank 0 alone reports.
+    func decidedByRoot<Value: Codable>(_ decide: () throws -> Value) throws -> Value {
+        var message = ""
+        if isRoot {
+            let outcome: RootOutcome<Value>
+            do { outcome = .decided(try decide()) } catch { outcome = .refused("\(error)") }
+            message = String(decoding: try JSONEncoder().encode(outcome), as: UTF8.self)
+        }
+        switch try JSONDecoder().decode(RootOutcome<Value>.self, from: Data(try broadcast(message).utf8)) {
+        case .decided(let value): return value
+        case .refused(let reason): throw TrainingError(reason)
+        }
+    }
+}
+
+private enum RootOutcome<Value: Codable>: Codable {
+    case decided(Value)
+    case refused(String)
 }
 
 extension TrainingConfig {
@@ -228,5 +220,46 @@ extension Checkpoint {
         case .int(let value)?: return Double(value)
         default: throw TrainingError("\(path): attribute \(name) is missing or not a number")
         }
+    }
+
+    func int(_ name: String, _ path: String) throws -> Int {
+        guard case .int(let value)? = attributes[name] else { throw TrainingError("\(path): attribute \(name) is missing or not an integer") }
+        return Int(value)
+    }
+
+    /// A string attribute holding one of an enumeration's raw values.
+    func enumeration<Value: RawRepresentable<String>>(_ name: String, _ path: String) throws -> Value {
+        guard case .string(let text)? = attributes[name], let value = Value(rawValue: text) else {
+            throw TrainingError("\(path): attribute \(name) is missing or not a known value")
+        }
+        return value
+    }
+
+    /// The resolved configuration of the run that wrote it.
+    func config(_ path: String) throws -> TrainingConfig {
+        guard case .string(let json)? = attributes["config"] else { throw TrainingError("\(path): attribute config is missing or not a string") }
+        return try TrainingConfig(json: json, path: path)
+    }
+
+    /// Throws unless every tensor of `layout` is stored under each prefix with its shape.
+    func checkShapes(_ prefixes: [String], of layout: ParameterLayout, _ path: String) throws {
+        for spec in layout.tensors {
+            for name in prefixes.map({ "\($0)/\(spec.name)" }) where tensors[name]?.shape != spec.shape {
+                throw TrainingError("\(path): \(name) has shape \(tensors[name]?.shape.description ?? "none"), expected \(spec.shape)")
+            }
+        }
+    }
+
+    /// Collective: the tensors under `prefix` of rank 0's checkpoint (nil elsewhere), laid out
+    /// by `layout`, into `buffer` on every rank.
+    static func broadcast(_ prefix: String, of checkpoint: Checkpoint?, into buffer: UnsafeMutableBufferPointer<Float>,
+                          layout: ParameterLayout, comm: Communicator) throws {
+        if let checkpoint {
+            for spec in layout.tensors {
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[spec.offset ..< spec.offset + spec.count])
+                    .initialize(fromContentsOf: checkpoint.tensors["\(prefix)/\(spec.name)"]!.values)
+            }
+        }
+        try comm.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
     }
 }

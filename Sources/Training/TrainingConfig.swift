@@ -91,11 +91,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         config.shape.reset = try fixed("--reset", shape.reset, saved.shape.reset)
         config.shape.seed = try fixed("--seed", shape.seed, saved.shape.seed)
 
-        let globalSlots = savedRanks * saved.slotsPerRank!
-        guard globalSlots % ranks == 0 else {
-            throw TrainingError("the checkpoint has \(globalSlots) global slots, which \(ranks) ranks cannot share evenly; resume with a rank count that divides \(globalSlots)")
-        }
-        config.slotsPerRank = try fixed("--slots", slotsPerRank, globalSlots / ranks)
+        config.slotsPerRank = try fixed("--slots", slotsPerRank, try Self.slotsPerRank(sharing: savedRanks * saved.slotsPerRank!, ranks: ranks))
         config.epochs = epochs ?? saved.epochs
         config.learningRate = learningRate ?? saved.learningRate
         config.clipNorm = clipNorm ?? saved.clipNorm
@@ -105,6 +101,14 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         config.keep = keep ?? saved.keep
         config.keepBest = keepBest || saved.keepBest
         return config
+    }
+
+    /// A checkpoint's global slots split over `ranks`, refused when they do not split evenly.
+    static func slotsPerRank(sharing globalSlots: Int, ranks: Int) throws -> Int {
+        guard globalSlots % ranks == 0 else {
+            throw TrainingError("the checkpoint has \(globalSlots) global slots, which \(ranks) ranks cannot share evenly; use a rank count that divides \(globalSlots)")
+        }
+        return globalSlots / ranks
     }
 
     /// The network this configuration trains on this dataset (after `resolved`).

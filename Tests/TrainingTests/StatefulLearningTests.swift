@@ -5,18 +5,6 @@ import XCTest
 @testable import Training
 
 final class StatefulLearningTests: XCTestCase {
-    /// A contiguous stream cut into rows of 8 steps, one window each. Every even row opens with
-    /// a +-1 pulse; every step of it and of the next row is labelled with that pulse's sign.
-    /// Even rows teach the model to hold the sign inside a window; odd rows can only be
-    /// answered from the previous window, through the carried state.
-    private func pulseTask(_ path: String, rows: Int) throws {
-        // A fixed pseudo-random sign per pulse (Knuth's multiplicative hash), the same every run.
-        let signs = (0..<rows / 2).map { ($0 &* 2_654_435_761) >> 16 & 1 == 1 }
-        try writeFeatureDataset(path, rows: rows, length: 8, stream: .contiguous, targetKind: .step,
-                                value: { row, t, _ in row % 2 == 0 && t == 0 ? (signs[row / 2] ? 1 : -1) : 0 },
-                                label: { row, _ in signs[row / 2] ? 1 : 0 })
-    }
-
     private func lastEpochAccuracy(reset: ResetPolicy, dataset: String, scratch: TemporaryFolder) throws -> Double {
         var config = TrainingConfig(dataset: dataset)
         config.slotsPerRank = 8
@@ -36,7 +24,7 @@ final class StatefulLearningTests: XCTestCase {
     func testAnAnswerInAnEarlierWindowIsLearnedWithCarriedStateButNotWhenResetPerRow() throws {
         let scratch = try TemporaryFolder()
         let dataset = scratch.file("stream.h5")
-        try pulseTask(dataset, rows: 400)
+        try writePulseStream(dataset, rows: 400)
         let carried = try lastEpochAccuracy(reset: .epoch, dataset: dataset, scratch: scratch)
         let reset = try lastEpochAccuracy(reset: .row, dataset: dataset, scratch: scratch)
         // Odd rows are half the targets: at chance they cap accuracy near 0.75.

@@ -1,0 +1,84 @@
+import Comm
+import Layout
+import Model
+import Storage
+
+/// How `evaluate` and `predict` deal the rows to the checkpoint's global slots (SPEC section 4).
+public enum EvaluationLayout: String, CaseIterable, Sendable {
+    /// The training layout and reset policy, from zero state like an epoch start.
+    case train
+    /// Every row from zero state.
+    case independent
+    /// Slot j reads rows j, j+S, j+2S, ... carrying its state whatever the reset policy says:
+    /// what Keras' `predict(x, batch_size=S)` does with a stateful model, the common mistake.
+    case interleaved
+
+    /// The row assignment and reset policy of this layout, for a model trained with `training`.
+    func pass(trainedWith training: ResetPolicy) -> (assignment: StreamLayout.Assignment, reset: ResetPolicy) {
+        switch self {
+        case .train: (.contiguous, training)
+        case .independent: (.contiguous, .row)
+        case .interleaved: (.interleaved, .epoch)
+        }
+    }
+}
+
+/// A trained model read from a checkpoint for `evaluate` and `predict`: its weights only, no
+/// optimizer state and no slot state, since every pass starts from zero state. It keeps the
+/// checkpoint's global slot count S, so the training layout deals rows to slots as training did.
+public final class CheckpointModel {
+    public let header: DatasetHeader
+    public let metricKind: MetricKind
+    public let globalSlots: Int
+    public let comm: Communicator
+    /// The reset policy the model was trained with: the `train` layout's.
+    public let trainingReset: ResetPolicy
+    let evaluation: Evaluation
+
+    private struct Decision: Codable {
+        var config: TrainingConfig
+        var globalSlots: Int
+    }
+
+    /// Collective. Rank 0 reads the checkpoint and refuses a dataset the model does not fit and
+    /// a rank count that does not divide S; every rank then receives the weights.
+    public init(checkpoint path: String, dataset: String, comm: Communicator) throws {
+        let reader = try DatasetReader(path: dataset)
+        header = reader.header
+        var checkpoint: Checkpoint?
+        let decision = try comm.decidedByRoot {
+            let read = try Checkpoint(path: path)
+            try DataSignature(read, path).check(reader.header, path: dataset)
+            let config = try read.config(path)
+            try read.checkShapes(["model"], of: ParameterLayout(config.modelConfig(for: reader.header)), path)
+            let globalSlots = try read.int("ranks", path) * read.int("slots_per_rank", path)
+            _ = try TrainingConfig.slotsPerRank(sharing: globalSlots, ranks: comm.size)
+            checkpoint = read
+            return Decision(config: config, globalSlots: globalSlots)
+        }
+        self.comm = comm
+        globalSlots = decision.globalSlots
+        trainingReset = decision.config.shape.reset!
+        metricKind = MetricKind(header)
+
+        let slotsPerRank = globalSlots / comm.size
+        // Forward outputs do not depend on the window (state carries from window to window within
+        // a row), so rows shorter than the training window are read in one window.
+        let window = min(decision.config.shape.window!, header.length)
+        let modelConfig = decision.config.modelConfig(for: header)
+        let model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: window)
+        try Checkpoint.broadcast("model", of: checkpoint, into: model.parameters, layout: model.layout, comm: comm)
+        evaluation = Evaluation(model: model, batch: WindowBatch(config: modelConfig, slots: slotsPerRank, window: window),
+                                reader: reader, globalSlots: globalSlots, comm: comm)
+    }
+
+    /// Collective: one pass over the dataset in `layout`; the sums cover every rank's targets.
+    public func evaluate(_ layout: EvaluationLayout) throws -> TargetSums {
+        try run(layout)
+    }
+
+    func run(_ layout: EvaluationLayout, visit: (_ step: Int, _ layout: StreamLayout) throws -> Void = { _, _ in }) throws -> TargetSums {
+        let pass = layout.pass(trainedWith: trainingReset)
+        return try evaluation.run(assignment: pass.assignment, reset: pass.reset, visit: visit)
+    }
+}
