@@ -259,6 +259,13 @@ public final class H5Dataset: H5Object {
         try values.withUnsafeBufferPointer { try write($0, rowsFrom: 0) }
     }
 
+    /// Stores one chunk's bytes, already passed through every filter of the dataset's pipeline,
+    /// at the chunk whose first element is `offset`. Wraps `H5Dwrite_chunk`.
+    func writeChunk(at offset: [Int], _ bytes: [UInt8]) throws {
+        try h5check(H5Dwrite_chunk(handle.raw, hid_t(H5P_DEFAULT), 0, offset.map { hsize_t($0) }, bytes.count, bytes),
+                    "\(context): write chunk at \(offset)")
+    }
+
     /// Reads a range of rows, converting to `Element`. Wraps `H5Dread` on a hyperslab.
     public func read<Element: HDF5Scalar>(rows: Range<Int>, as _: Element.Type = Element.self) throws -> [Element] {
         let rowSize = try shape.dropFirst().reduce(1, *)
