@@ -10,10 +10,7 @@ struct JSONLinesSource: SequenceSource {
         reader = try ByteReader(path: path)
         self.options = options
         self.like = like
-        for (flag, given) in [("--id", options.id != nil), ("--label", options.label != nil), ("--target", options.target != nil),
-                              ("--features", options.features != nil), ("--length", options.length != nil), ("--horizon", options.horizon > 0)] where given {
-            throw PackError("\(flag) applies to CSV or text, not JSON Lines")
-        }
+        try options.reject(["--id", "--label", "--target", "--features", "--length", "--horizon"], because: "applies to CSV or text, not JSON Lines")
     }
 
     func survey() throws -> Survey {

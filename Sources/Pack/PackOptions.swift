@@ -50,6 +50,13 @@ public struct PackOptions: Sendable {
         }
     }
 
+    /// Throws when one of `flags` was given: they do not apply to the input's format.
+    func reject(_ flags: Set<String>, because reason: String) throws {
+        let given = [("--id", id != nil), ("--label", label != nil), ("--target", target != nil), ("--features", features != nil),
+                     ("--horizon", horizon > 0), ("--length", length != nil), ("--maxlen", maxlen != nil)]
+        if let (flag, _) = given.first(where: { flags.contains($0.0) && $0.1 }) { throw PackError("\(flag) \(reason)") }
+    }
+
     /// The format named by `--format`, or by the input's extension.
     func resolvedFormat(of input: String) throws -> Format {
         if let format { return format }
