@@ -132,7 +132,7 @@ struct CSVSource: SequenceSource {
             if startsSequence {
                 lineInSequence = 0
                 try rows.beginRow()
-                if let labelColumn { try setTarget(rows, header, try number(fields, labelColumn, line), position: nil, line) }
+                if let labelColumn { try setLabel(rows, header, try number(fields, labelColumn, line), line) }
             }
             let slot = lineInSequence % (horizon + 1)
             for (index, column) in featureColumns.enumerated() {
@@ -151,21 +151,22 @@ struct CSVSource: SequenceSource {
             recent.withUnsafeBufferPointer {
                 rows.setFeatures(at: position, UnsafeBufferPointer(rebasing: $0[(emitted * featureCount)..<((emitted + 1) * featureCount)]))
             }
+            guard !targets.isEmpty else { return }
             if header.task.isClassification {
-                if !targets.isEmpty { rows.setClass(try header.classID(targets[0], at: line.at("column '\(columns[targetColumns[0]])'")), at: position) }
-            } else if !targets.isEmpty {
+                rows.setClass(try header.classID(targets[0], at: line.at("column '\(columns[targetColumns[0]])'")), at: position)
+            } else {
                 for index in targets.indices { targetValues[index] = Float(targets[index].value) }
                 targetValues.withUnsafeBufferPointer { rows.setValues($0, at: position) }
             }
         }
     }
 
-    /// Sets a per-row label.
-    private func setTarget(_ rows: RowAssembler, _ header: DatasetHeader, _ label: Number, position: Int?, _ line: Location) throws {
+    /// Sets the row's label, from the first line of its sequence.
+    private func setLabel(_ rows: RowAssembler, _ header: DatasetHeader, _ label: Number, _ line: Location) throws {
         if header.task.isClassification {
-            rows.setClass(try header.classID(label, at: line.at("column '\(columns[labelColumn!])'")), at: position)
+            rows.setClass(try header.classID(label, at: line.at("column '\(columns[labelColumn!])'")))
         } else {
-            [Float(label.value)].withUnsafeBufferPointer { rows.setValues($0, at: position) }
+            [Float(label.value)].withUnsafeBufferPointer { rows.setValues($0) }
         }
     }
 

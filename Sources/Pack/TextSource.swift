@@ -31,7 +31,7 @@ struct TextSource: SequenceSource {
         survey.inputKind = .tokens
         survey.vocab = seen.sorted().map { Int32(bitPattern: $0) }
         survey.vocabSize = survey.vocab.count
-        survey.fixedClasses = like?.numClasses ?? survey.vocabSize
+        survey.fixedClasses = survey.vocabSize
         survey.targetKind = .step
         survey.stream = .contiguous
         let length = options.length ?? PackOptions.defaultLength
