@@ -79,7 +79,7 @@ public enum Packer {
             }
             return (.multiclass, classes)
         }
-        let integers = values.allIntegers && values.minimum >= 0 && survey.targetWidth == 1
+        let integers = values.allIntegers && values.minimum >= 0 && values.maximum < Double(Int32.max) && survey.targetWidth == 1
         let inferredClasses = integers ? Int(values.maximum) + 1 : 0
         let inferred: Task = !integers ? .regression : inferredClasses <= 2 ? .binary : .multiclass
         let impliedByClassCount: Task? = options.numClasses.map { $0 == 2 ? .binary : .multiclass }
