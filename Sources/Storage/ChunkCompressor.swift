@@ -15,9 +15,10 @@ final class ChunkCompressor {
     private let libdeflate: LibDeflate?
     private var shuffled: [UInt8] = []
 
-    init(level: Int) {
+    /// `preferLibdeflate: false` forces zlib, as on a system without libdeflate.
+    init(level: Int, preferLibdeflate: Bool = true) {
         self.level = Int32(level)
-        libdeflate = LibDeflate(level: Int32(level))
+        libdeflate = preferLibdeflate ? LibDeflate(level: Int32(level)) : nil
     }
 
     /// Compresses a chunk of `elementSize`-byte elements.
