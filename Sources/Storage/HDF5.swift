@@ -334,6 +334,7 @@ private func variableStringType(cset: H5T_cset_t, _ context: String) throws -> H
 /// space-padded). Wraps `H5Aread` and `H5free_memory`.
 private func readString(_ attribute: hid_t, fileType: hid_t, _ context: String) throws -> String {
     let cset = H5Tget_cset(fileType)
+    try h5check(cset.rawValue, context)
     if try h5check(H5Tis_variable_str(fileType), context) > 0 {
         let type = try variableStringType(cset: cset, context)
         var pointer: UnsafeMutablePointer<CChar>? = nil
@@ -342,6 +343,7 @@ private func readString(_ attribute: hid_t, fileType: hid_t, _ context: String) 
         return pointer.map { String(cString: $0) } ?? ""
     }
     let size = H5Tget_size(fileType)
+    guard size > 0 else { throw StorageError("\(context): cannot read the string's size") }
     let type = try H5ID(H5Tcopy(lstm_h5t_c_s1()), close: H5Tclose, context)
     try h5check(H5Tset_size(type.raw, size), context)
     try h5check(H5Tset_cset(type.raw, cset), context)
