@@ -35,6 +35,13 @@ final class PackFormatTests: XCTestCase {
         XCTAssertEqual(try reader.readRows(1..<2).features, [0, 0, 30])
     }
 
+    func testCSVAcceptsQuotedFieldsWindowsLineEndingsAndBlankLines() throws {
+        let csv = "\"id\",\"a, b\",label\r\n\"x,1\",\" 0.5 \",1\r\n\r\n\"x,1\",1.5,1\r\n"
+        let (reader, _) = try PackBench().pack("q.csv", csv) { $0.id = "id"; $0.label = "label"; $0.features = ["a, b"] }
+        XCTAssertEqual(reader.header.rows, 1)
+        XCTAssertEqual(try reader.readRows(0..<1).features, [0.5, 1.5])
+    }
+
     func testCSVHorizonTargetIsTheValueThatManyStepsLaterAndDropsTheLastSteps() throws {
         let csv = "id,x\n1,1.0\n1,2.0\n1,3.0\n1,4.0\n2,10.0\n2,20.0\n"
         let (reader, report) = try PackBench().pack("h.csv", csv) { $0.id = "id"; $0.target = ["x"]; $0.horizon = 1; $0.padding = .post }
