@@ -1,4 +1,6 @@
 #include <hdf5.h>
+// zlib: HDF5's deflate filter format, for chunks that Storage compresses itself.
+#include <zlib.h>
 
 // HDF5's type and property-list ids are macros that call H5open(); Swift cannot import them.
 static inline hid_t lstm_h5t_native_float(void) { return H5T_NATIVE_FLOAT; }

@@ -14,9 +14,8 @@ struct ByteReader {
     init(path: String) throws {
         var status = stat()
         guard stat(path, &status) == 0 else { throw PackError("\(path): no such file") }
-        guard status.st_mode & S_IFMT == S_IFREG || status.st_mode & S_IFMT == S_IFIFO else {
-            throw PackError("\(path): not a regular file")
-        }
+        // Two passes: a pipe could be read only once.
+        guard status.st_mode & S_IFMT == S_IFREG else { throw PackError("\(path): not a regular file") }
         guard status.st_size > 0 else { throw PackError("\(path): empty input") }
         self.path = path
     }

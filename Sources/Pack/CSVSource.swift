@@ -132,7 +132,7 @@ struct CSVSource: SequenceSource {
             if startsSequence {
                 lineInSequence = 0
                 try rows.beginRow()
-                if let labelColumn { try setTarget(rows, header, try number(fields, labelColumn, line), position: nil, line) }
+                if let labelColumn { try setLabel(rows, header, try number(fields, labelColumn, line), line) }
             }
             let slot = lineInSequence % (horizon + 1)
             for (index, column) in featureColumns.enumerated() {
@@ -151,28 +151,29 @@ struct CSVSource: SequenceSource {
             recent.withUnsafeBufferPointer {
                 rows.setFeatures(at: position, UnsafeBufferPointer(rebasing: $0[(emitted * featureCount)..<((emitted + 1) * featureCount)]))
             }
+            guard !targets.isEmpty else { return }
             if header.task.isClassification {
-                if !targets.isEmpty { rows.setClass(try header.classID(targets[0], at: line.at("column '\(columns[targetColumns[0]])'")), at: position) }
-            } else if !targets.isEmpty {
+                rows.setClass(try header.classID(targets[0], at: line.at("column '\(columns[targetColumns[0]])'")), at: position)
+            } else {
                 for index in targets.indices { targetValues[index] = Float(targets[index].value) }
                 targetValues.withUnsafeBufferPointer { rows.setValues($0, at: position) }
             }
         }
     }
 
-    /// Sets a per-row label.
-    private func setTarget(_ rows: RowAssembler, _ header: DatasetHeader, _ label: Number, position: Int?, _ line: Location) throws {
+    /// Sets the row's label, from the first line of its sequence.
+    private func setLabel(_ rows: RowAssembler, _ header: DatasetHeader, _ label: Number, _ line: Location) throws {
         if header.task.isClassification {
-            rows.setClass(try header.classID(label, at: line.at("column '\(columns[labelColumn!])'")), at: position)
+            rows.setClass(try header.classID(label, at: line.at("column '\(columns[labelColumn!])'")))
         } else {
-            [Float(label.value)].withUnsafeBufferPointer { rows.setValues($0, at: position) }
+            [Float(label.value)].withUnsafeBufferPointer { rows.setValues($0) }
         }
     }
 
     /// Calls `body` with each data line's fields, its location, and whether it starts a
     /// sequence (a new id; never without `--id`). Checks every line has every column.
     private func forEachRecord(_ body: (_ fields: CSVFields, _ line: Location, _ startsSequence: Bool) throws -> Void) throws {
-        var fields = CSVFields()
+        let fields = CSVFields()
         var previousID: [UInt8] = []
         var first = true
         try reader.forEachLine { bytes, number in
@@ -204,7 +205,7 @@ struct CSVSource: SequenceSource {
         struct Enough: Error {}
         var names: [String] = []
         var firstRow: [[UInt8]]?
-        var fields = CSVFields()
+        let fields = CSVFields()
         do {
             try reader.forEachLine { bytes, number in
                 guard !bytes.isEmpty || number > 1 else { throw PackError("\(reader.path): line 1: empty header line") }
@@ -226,37 +227,54 @@ struct CSVSource: SequenceSource {
 
 /// The fields of one CSV line, as byte ranges into it. Quoted fields (`"a,b"`) lose their
 /// quotes; doubled quotes inside stay doubled, which only matters for text we reject anyway.
-struct CSVFields {
+/// The ranges live in a buffer reused from line to line: splitting is half of the first pass.
+final class CSVFields {
     private var line = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
-    private var ranges: [Range<Int>] = []
+    private var bounds = UnsafeMutableBufferPointer<(start: Int, end: Int)>.allocate(capacity: 64)
+    private(set) var count = 0
 
-    var count: Int { ranges.count }
+    deinit { bounds.deallocate() }
 
-    subscript(index: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: line[ranges[index]]) }
+    subscript(index: Int) -> UnsafeBufferPointer<UInt8> {
+        let field = bounds[index]
+        return UnsafeBufferPointer(rebasing: line[field.start..<field.end])
+    }
 
-    mutating func split(_ line: UnsafeBufferPointer<UInt8>) {
+    func split(_ line: UnsafeBufferPointer<UInt8>) {
         self.line = line
-        ranges.removeAll(keepingCapacity: true)
+        count = 0
         let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\"")
         var start = 0
         while true {
+            var end = start
             if start < line.count, line[start] == quote {
-                var end = start + 1
+                end += 1
                 while end < line.count, line[end] != quote || (end + 1 < line.count && line[end + 1] == quote) {
                     end += line[end] == quote ? 2 : 1
                 }
-                ranges.append((start + 1)..<min(end, line.count))
+                append(start + 1, min(end, line.count))
                 start = end + 1
                 while start < line.count, line[start] != comma { start += 1 }
             } else {
-                var end = start
                 while end < line.count, line[end] != comma { end += 1 }
-                ranges.append(start..<end)
+                append(start, end)
                 start = end
             }
             guard start < line.count else { break }
             start += 1
         }
+    }
+
+    @inline(__always)
+    private func append(_ start: Int, _ end: Int) {
+        if count == bounds.count {
+            let larger = UnsafeMutableBufferPointer<(start: Int, end: Int)>.allocate(capacity: bounds.count * 2)
+            _ = larger.initialize(from: bounds)
+            bounds.deallocate()
+            bounds = larger
+        }
+        bounds[count] = (start, end)
+        count += 1
     }
 }
 

@@ -10,10 +10,7 @@ struct JSONLinesSource: SequenceSource {
         reader = try ByteReader(path: path)
         self.options = options
         self.like = like
-        for (flag, given) in [("--id", options.id != nil), ("--label", options.label != nil), ("--target", options.target != nil),
-                              ("--features", options.features != nil), ("--length", options.length != nil), ("--horizon", options.horizon > 0)] where given {
-            throw PackError("\(flag) applies to CSV or text, not JSON Lines")
-        }
+        try options.reject(["--id", "--label", "--target", "--features", "--length", "--horizon"], because: "applies to CSV or text, not JSON Lines")
     }
 
     func survey() throws -> Survey {
@@ -42,7 +39,7 @@ struct JSONLinesSource: SequenceSource {
         }
         survey.inputKind = like?.inputKind ?? options.inputs ?? (tokensPossible ? .tokens : .features)
         survey.features = survey.inputKind == .tokens ? 0 : width.features
-        survey.vocabSize = Int(largestToken) + 1
+        survey.vocabSize = Int(min(largestToken, Double(Int32.max - 1))) + 1
         survey.targetKind = like?.targetKind ?? options.targetKind ?? (lineOtherwise == nil ? .step : .row)
         survey.targetWidth = survey.targetKind == .row ? first.y.rowWidth : first.y.stepWidth
         let inputsWhy = options.inputs != nil ? "--inputs" : like != nil ? "from \(options.like!)" : tokensPossible ? "x holds non-negative integers" : "x holds numbers"

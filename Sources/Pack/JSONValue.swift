@@ -115,9 +115,10 @@ private struct Parser {
               (0x30...0x39).contains(byte) || [UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(byte) {
             index += 1
         }
-        guard index > start, let number = parseNumber(UnsafeBufferPointer(rebasing: bytes[start..<index])) else {
+        let token = UnsafeBufferPointer(rebasing: bytes[start..<index])
+        guard let number = parseNumber(token) else {
             index = start
-            throw error("expected a value")
+            throw error(token.isEmpty ? "expected a value" : "'\(String(decoding: token, as: UTF8.self))' is not a finite number")
         }
         return number
     }

@@ -16,8 +16,9 @@ private let exactPowersOfTen: [Double] = (0...22).map { exponent in
     (0..<exponent).reduce(1.0) { power, _ in power * 10 }
 }
 
-/// Parses a finite decimal number (`-12`, `0.25`, `1.5e-3`, surrounding spaces allowed) from
-/// bytes, or returns nil for anything else, NaN and infinity included. Most numbers take
+/// Parses a decimal number (`-12`, `0.25`, `1.5e-3`, surrounding spaces allowed) from bytes,
+/// or returns nil for anything else: NaN, infinity, and numbers beyond float32's range, which
+/// every value packed ends up in. Most numbers take
 /// Clinger's exact fast path (at most 19 digits, a power of ten up to 1e22, both exact as
 /// Doubles, so one rounding); the rest go to `strtod`. Either way the result is correctly rounded.
 func parseNumber(_ field: UnsafeBufferPointer<UInt8>) -> Number? {
@@ -75,10 +76,14 @@ func parseNumber(_ field: UnsafeBufferPointer<UInt8>) -> Number? {
         let magnitude = decimalExponent < 0
             ? Double(mantissa) / exactPowersOfTen[-decimalExponent]
             : Double(mantissa) * exactPowersOfTen[decimalExponent]
-        return Number(value: negative ? -magnitude : magnitude, isInteger: isInteger)
+        return withinFloat32(Number(value: negative ? -magnitude : magnitude, isInteger: isInteger))
     }
-    let value = slowParse(UnsafeBufferPointer(rebasing: field[start..<end]))
-    return value.isFinite ? Number(value: value, isInteger: isInteger) : nil
+    return withinFloat32(Number(value: slowParse(UnsafeBufferPointer(rebasing: field[start..<end])), isInteger: isInteger))
+}
+
+@inline(__always)
+private func withinFloat32(_ number: Number) -> Number? {
+    abs(number.value) <= Double(Float.greatestFiniteMagnitude) ? number : nil
 }
 
 /// `strtod` over a NUL-terminated copy, for the numbers the fast path cannot round exactly.

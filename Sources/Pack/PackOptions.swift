@@ -44,10 +44,18 @@ public struct PackOptions: Sendable {
         if let length, length <= 0 { throw PackError("--length must be 1 or more, not \(length)") }
         if let numClasses, numClasses < 2 { throw PackError("--num-classes must be 2 or more, not \(numClasses)") }
         guard (0...9).contains(compression) else { throw PackError("--compression must be 0 to 9, not \(compression)") }
+        guard value.isFinite else { throw PackError("--value must be a finite number, not \(value)") }
         guard horizon >= 0 else { throw PackError("--horizon must be 0 or more, not \(horizon)") }
         if task == .binary, let numClasses, numClasses != 2 {
             throw PackError("--task binary has 2 classes, not --num-classes \(numClasses)")
         }
+    }
+
+    /// Throws when one of `flags` was given: they do not apply to the input's format.
+    func reject(_ flags: Set<String>, because reason: String) throws {
+        let given = [("--id", id != nil), ("--label", label != nil), ("--target", target != nil), ("--features", features != nil),
+                     ("--horizon", horizon > 0), ("--length", length != nil), ("--maxlen", maxlen != nil)]
+        if let (flag, _) = given.first(where: { flags.contains($0.0) && $0.1 }) { throw PackError("\(flag) \(reason)") }
     }
 
     /// The format named by `--format`, or by the input's extension.

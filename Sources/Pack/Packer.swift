@@ -20,7 +20,9 @@ public enum Packer {
         let survey = try source.survey()
         let header = try makeHeader(input: input, survey: survey, options: options, like: like)
         survey.notes.forEach(report)
-        report(describeTargets(header, why: options.like.map { "from \($0)" } ?? survey.fixedClasses.map { _ in "one class per character" } ?? "override with --task, --num-classes"))
+        let taskSource = options.like.map { "from \($0)" }
+            ?? (survey.fixedClasses != nil ? "one class per character" : "override with --task, --num-classes")
+        report(describeTargets(header, why: taskSource))
         try AtomicOutput.write(to: options.output, force: options.force) { temporary in
             let writer = try DatasetWriter(path: temporary, header: header, compression: options.compression)
             let background = BackgroundWriter(writer)
@@ -32,8 +34,7 @@ public enum Packer {
             try rows.finish()
             try background.finish()
         }
-        let lengths = survey.rawLengths
-        let truncated = lengths.filter { $0 > header.length }.count
+        let truncated = survey.rawLengths.filter { $0 > header.length }.count
         report("wrote \(options.output): \(header.rows) rows of \(header.length) timesteps"
             + (truncated > 0 ? ", \(truncated) truncated (\(options.truncating ?? .pre))" : "")
             + ", padding \(header.padding), stream \(header.stream)")
@@ -79,7 +80,7 @@ public enum Packer {
             }
             return (.multiclass, classes)
         }
-        let integers = values.allIntegers && values.minimum >= 0 && survey.targetWidth == 1
+        let integers = values.allIntegers && values.minimum >= 0 && values.maximum < Double(Int32.max) && survey.targetWidth == 1
         let inferredClasses = integers ? Int(values.maximum) + 1 : 0
         let inferred: Task = !integers ? .regression : inferredClasses <= 2 ? .binary : .multiclass
         let impliedByClassCount: Task? = options.numClasses.map { $0 == 2 ? .binary : .multiclass }

@@ -11,10 +11,8 @@ struct TextSource: SequenceSource {
         reader = try ByteReader(path: path)
         self.options = options
         self.like = like
-        for (flag, given) in [("--id", options.id != nil), ("--label", options.label != nil), ("--target", options.target != nil),
-                              ("--features", options.features != nil), ("--maxlen", options.maxlen != nil), ("--horizon", options.horizon > 0)] where given {
-            throw PackError("\(flag) does not apply to text: its rows are --length characters, its targets the next character")
-        }
+        try options.reject(["--id", "--label", "--target", "--features", "--maxlen", "--horizon"],
+                           because: "does not apply to text: its rows are --length characters, its targets the next character")
         if options.inputs == .features || options.targetKind == .row {
             throw PackError("text inputs are tokens with per-timestep targets; --inputs and --target-kind do not apply")
         }
@@ -33,7 +31,7 @@ struct TextSource: SequenceSource {
         survey.inputKind = .tokens
         survey.vocab = seen.sorted().map { Int32(bitPattern: $0) }
         survey.vocabSize = survey.vocab.count
-        survey.fixedClasses = like?.numClasses ?? survey.vocabSize
+        survey.fixedClasses = survey.vocabSize
         survey.targetKind = .step
         survey.stream = .contiguous
         let length = options.length ?? PackOptions.defaultLength

@@ -93,22 +93,21 @@ public final class DatasetReader {
 extension H5Object {
     /// An integer attribute; `default` when absent, an error naming it when absent without one.
     public func intAttribute(_ name: String, default fallback: Int64? = nil) throws -> Int64 {
-        switch try attribute(name) {
-        case .int(let value)?: return value
-        case nil where fallback != nil: return fallback!
-        case nil: throw StorageError("\(context): attribute \(name): missing")
-        case let other?: throw StorageError("\(context): attribute \(name): \(other) is not an integer")
-        }
+        try typedAttribute(name, fallback, "an integer") { if case .int(let value) = $0 { value } else { nil } }
     }
 
     /// A string attribute; `default` when absent, an error naming it when absent without one.
     public func stringAttribute(_ name: String, default fallback: String? = nil) throws -> String {
-        switch try attribute(name) {
-        case .string(let value)?: return value
-        case nil where fallback != nil: return fallback!
-        case nil: throw StorageError("\(context): attribute \(name): missing")
-        case let other?: throw StorageError("\(context): attribute \(name): \(other) is not a string")
+        try typedAttribute(name, fallback, "a string") { if case .string(let value) = $0 { value } else { nil } }
+    }
+
+    private func typedAttribute<Value>(_ name: String, _ fallback: Value?, _ kind: String, _ extract: (AttributeValue) -> Value?) throws -> Value {
+        guard let value = try attribute(name) else {
+            if let fallback { return fallback }
+            throw StorageError("\(context): attribute \(name): missing")
         }
+        guard let typed = extract(value) else { throw StorageError("\(context): attribute \(name): \(value) is not \(kind)") }
+        return typed
     }
 
     /// A string attribute that must be one of an enumeration's raw values.

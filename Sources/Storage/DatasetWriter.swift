@@ -10,6 +10,9 @@ public final class DatasetWriter {
     private let inputs: H5Dataset
     private let lengths: H5Dataset
     private let targets: H5Dataset
+    /// Compresses whole chunks of the row arrays here rather than in HDF5 (see ChunkCompressor);
+    /// nil without compression, or when a row is longer than a chunk.
+    private let compressor: ChunkCompressor?
 
     /// About this many bytes per chunk of `/inputs`: large enough for deflate, small enough for
     /// HDF5's 1 MiB chunk cache.
@@ -49,6 +52,7 @@ public final class DatasetWriter {
         }
         try Self.writeAttributes(header, to: file)
         self.file = file
+        compressor = compression > 0 && stepsPerChunk == length ? ChunkCompressor(level: compression) : nil
     }
 
     /// Writes the next rows; blocks must come in order, starting at row 0.
@@ -58,14 +62,14 @@ public final class DatasetWriter {
         }
         try block.lengths.withUnsafeBufferPointer { try lengths.write($0, rowsFrom: block.start) }
         if header.inputKind == .tokens {
-            try block.tokens.withUnsafeBufferPointer { try inputs.write($0, rowsFrom: block.start) }
+            try write(block.tokens, to: inputs, block)
         } else {
-            try block.features.withUnsafeBufferPointer { try inputs.write($0, rowsFrom: block.start) }
+            try write(block.features, to: inputs, block)
         }
         if header.task.isClassification {
-            try block.classTargets.withUnsafeBufferPointer { try targets.write($0, rowsFrom: block.start) }
+            try write(block.classTargets, to: targets, block)
         } else {
-            try block.valueTargets.withUnsafeBufferPointer { try targets.write($0, rowsFrom: block.start) }
+            try write(block.valueTargets, to: targets, block)
         }
         rowsWritten += block.count
     }
@@ -76,6 +80,33 @@ public final class DatasetWriter {
             throw StorageError("\(file.file): \(rowsWritten) rows written of \(header.rows)")
         }
         try file.flush()
+    }
+
+    /// Writes a block's rows of one array: chunk by chunk, compressed here, when the block
+    /// covers whole chunks; through HDF5's hyperslab write otherwise.
+    private func write<Element: HDF5Scalar>(_ values: [Element], to dataset: H5Dataset, _ block: RowBlock) throws {
+        let end = block.start + block.count
+        let wholeChunks = block.start % rowsPerChunk == 0 && (block.count % rowsPerChunk == 0 || end == header.rows)
+        guard let compressor, wholeChunks else {
+            try values.withUnsafeBufferPointer { try dataset.write($0, rowsFrom: block.start) }
+            return
+        }
+        let rowSize = values.count / max(block.count, 1)
+        let chunkSize = rowsPerChunk * rowSize
+        var chunk = [Element](repeating: 0, count: chunkSize)  // the last chunk may extend past N rows
+        let rank = try dataset.shape.count
+        for chunkStart in stride(from: block.start, to: end, by: rowsPerChunk) {
+            let first = (chunkStart - block.start) * rowSize
+            let count = min(chunkSize, values.count - first)
+            chunk.withUnsafeMutableBufferPointer { chunk in
+                values.withUnsafeBufferPointer { values in
+                    _ = UnsafeMutableBufferPointer(rebasing: chunk[0..<count]).initialize(from: UnsafeBufferPointer(rebasing: values[first..<(first + count)]))
+                }
+            }
+            if count < chunkSize { chunk.withUnsafeMutableBufferPointer { $0[count...].update(repeating: 0) } }
+            let bytes = chunk.withUnsafeBytes { compressor.compress($0, elementSize: MemoryLayout<Element>.size) }
+            try dataset.writeChunk(at: [chunkStart] + Array(repeating: 0, count: rank - 1), bytes)
+        }
     }
 
     private static func writeAttributes(_ header: DatasetHeader, to file: H5File) throws {

@@ -62,22 +62,25 @@ public class H5Object {
 
     /// Writes a scalar attribute, replacing one of the same name. Wraps `H5Acreate2` and `H5Awrite`.
     public func setAttribute(_ name: String, _ value: AttributeValue) throws {
-        let where_ = "\(context): attribute \(name)"
-        if try hasAttribute(name) { try h5check(H5Adelete(handle.raw, name), where_) }
-        let space = try H5ID(H5Screate(H5S_SCALAR), close: H5Sclose, where_)
+        let context = "\(self.context): attribute \(name)"
+        if try hasAttribute(name) { try h5check(H5Adelete(handle.raw, name), context) }
+        let space = try H5ID(H5Screate(H5S_SCALAR), close: H5Sclose, context)
+        func create(_ type: hid_t) throws -> H5ID {
+            try H5ID(H5Acreate2(handle.raw, name, type, space.raw, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT)), close: H5Aclose, context)
+        }
         switch value {
         case .int(var number):
-            let attribute = try H5ID(H5Acreate2(handle.raw, name, lstm_h5t_native_int64(), space.raw, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT)), close: H5Aclose, where_)
-            try h5check(H5Awrite(attribute.raw, lstm_h5t_native_int64(), &number), where_)
+            let attribute = try create(lstm_h5t_native_int64())
+            try h5check(H5Awrite(attribute.raw, lstm_h5t_native_int64(), &number), context)
         case .double(var number):
-            let attribute = try H5ID(H5Acreate2(handle.raw, name, lstm_h5t_native_double(), space.raw, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT)), close: H5Aclose, where_)
-            try h5check(H5Awrite(attribute.raw, lstm_h5t_native_double(), &number), where_)
+            let attribute = try create(lstm_h5t_native_double())
+            try h5check(H5Awrite(attribute.raw, lstm_h5t_native_double(), &number), context)
         case .string(let text):
-            let type = try variableStringType(cset: H5T_CSET_UTF8, where_)
-            let attribute = try H5ID(H5Acreate2(handle.raw, name, type.raw, space.raw, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT)), close: H5Aclose, where_)
+            let type = try variableStringType(cset: H5T_CSET_UTF8, context)
+            let attribute = try create(type.raw)
             try text.withCString { chars in
                 var pointer: UnsafePointer<CChar>? = chars
-                try h5check(H5Awrite(attribute.raw, type.raw, &pointer), where_)
+                try h5check(H5Awrite(attribute.raw, type.raw, &pointer), context)
             }
         }
     }
@@ -86,26 +89,26 @@ public class H5Object {
     /// as `.double`, variable- or fixed-length strings as `.string`. Wraps `H5Aopen` and `H5Aread`.
     public func attribute(_ name: String) throws -> AttributeValue? {
         guard try hasAttribute(name) else { return nil }
-        let where_ = "\(context): attribute \(name)"
-        let attribute = try H5ID(H5Aopen(handle.raw, name, hid_t(H5P_DEFAULT)), close: H5Aclose, where_)
-        let space = try H5ID(H5Aget_space(attribute.raw), close: H5Sclose, where_)
-        guard try h5check(H5Sget_simple_extent_npoints(space.raw), where_) == 1 else {
-            throw StorageError("\(where_): expected a single value")
+        let context = "\(self.context): attribute \(name)"
+        let attribute = try H5ID(H5Aopen(handle.raw, name, hid_t(H5P_DEFAULT)), close: H5Aclose, context)
+        let space = try H5ID(H5Aget_space(attribute.raw), close: H5Sclose, context)
+        guard try h5check(H5Sget_simple_extent_npoints(space.raw), context) == 1 else {
+            throw StorageError("\(context): expected a single value")
         }
-        let type = try H5ID(H5Aget_type(attribute.raw), close: H5Tclose, where_)
-        switch try kind(of: type.raw, where_) {
+        let type = try H5ID(H5Aget_type(attribute.raw), close: H5Tclose, context)
+        switch try kind(of: type.raw, context) {
         case .integer:
             var number: Int64 = 0
-            try h5check(H5Aread(attribute.raw, lstm_h5t_native_int64(), &number), where_)
+            try h5check(H5Aread(attribute.raw, lstm_h5t_native_int64(), &number), context)
             return .int(number)
         case .float:
             var number: Double = 0
-            try h5check(H5Aread(attribute.raw, lstm_h5t_native_double(), &number), where_)
+            try h5check(H5Aread(attribute.raw, lstm_h5t_native_double(), &number), context)
             return .double(number)
         case .string:
-            return .string(try readString(attribute.raw, fileType: type.raw, where_))
+            return .string(try readString(attribute.raw, fileType: type.raw, context))
         case .other:
-            throw StorageError("\(where_): not an integer, float or string")
+            throw StorageError("\(context): not an integer, float or string")
         }
     }
 }
@@ -259,6 +262,13 @@ public final class H5Dataset: H5Object {
         try values.withUnsafeBufferPointer { try write($0, rowsFrom: 0) }
     }
 
+    /// Stores one chunk's bytes, already passed through every filter of the dataset's pipeline,
+    /// at the chunk whose first element is `offset`. Wraps `H5Dwrite_chunk`.
+    func writeChunk(at offset: [Int], _ bytes: [UInt8]) throws {
+        try h5check(H5Dwrite_chunk(handle.raw, hid_t(H5P_DEFAULT), 0, offset.map { hsize_t($0) }, bytes.count, bytes),
+                    "\(context): write chunk at \(offset)")
+    }
+
     /// Reads a range of rows, converting to `Element`. Wraps `H5Dread` on a hyperslab.
     public func read<Element: HDF5Scalar>(rows: Range<Int>, as _: Element.Type = Element.self) throws -> [Element] {
         let rowSize = try shape.dropFirst().reduce(1, *)
@@ -324,6 +334,7 @@ private func variableStringType(cset: H5T_cset_t, _ context: String) throws -> H
 /// space-padded). Wraps `H5Aread` and `H5free_memory`.
 private func readString(_ attribute: hid_t, fileType: hid_t, _ context: String) throws -> String {
     let cset = H5Tget_cset(fileType)
+    try h5check(cset.rawValue, context)
     if try h5check(H5Tis_variable_str(fileType), context) > 0 {
         let type = try variableStringType(cset: cset, context)
         var pointer: UnsafeMutablePointer<CChar>? = nil
@@ -332,6 +343,7 @@ private func readString(_ attribute: hid_t, fileType: hid_t, _ context: String) 
         return pointer.map { String(cString: $0) } ?? ""
     }
     let size = H5Tget_size(fileType)
+    guard size > 0 else { throw StorageError("\(context): cannot read the string's size") }
     let type = try H5ID(H5Tcopy(lstm_h5t_c_s1()), close: H5Tclose, context)
     try h5check(H5Tset_size(type.raw, size), context)
     try h5check(H5Tset_cset(type.raw, cset), context)

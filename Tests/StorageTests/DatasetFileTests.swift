@@ -86,6 +86,23 @@ final class DatasetFileTests: XCTestCase {
         }
     }
 
+    func testArraysWhoseShapesDisagreeAreRefusedByName() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("bad.h5")
+        do {
+            let writer = try DatasetWriter(path: path, header: header(), compression: 0)
+            try writer.append(RowBlock(header: header(), start: 0, count: 3))
+            try writer.finish()
+        }
+        do {
+            let file = try H5File(path: path, mode: .readWrite)
+            try file.setAttribute("target_kind", .string("step"))
+        }
+        XCTAssertThrowsError(try DatasetReader(path: path)) {
+            XCTAssertEqual("\($0)", "\(path): /targets has shape [3], expected [3, 4] for multiclass targets per step")
+        }
+    }
+
     func testMissingDatasetIsNamedInTheError() throws {
         let folder = try TemporaryFolder()
         let path = folder.file("partial.h5")
