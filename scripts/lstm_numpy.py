@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Loads an lstm-dist checkpoint with h5py and runs its model in plain numpy, reproducing
+`lstm-dist predict`: the same stateful layout, masks and outputs.
+
+    .venv/bin/python scripts/lstm_numpy.py CHECKPOINT DATA.h5 [--layout train|independent|interleaved]
+                                          [--compare PREDICTIONS.h5] [--out PREDICTIONS.npy]
+
+The weights are Keras' LSTM layout (SPEC section 3): kernel [I, 4H], recurrent_kernel [H, 4H],
+bias [4H], gates in the order i, f, c (candidate), o. To use them elsewhere:
+
+    Keras 3:  lstm_layer.set_weights([kernel, recurrent_kernel, bias]); dense.set_weights([k, b])
+              (embedding: set_weights([embeddings])), with stateful=True and the same batch layout.
+    PyTorch:  nn.LSTM gates are i, f, g, o too:  weight_ih_l0 = kernel.T, weight_hh_l0 =
+              recurrent_kernel.T, bias_ih_l0 = bias, bias_hh_l0 = 0; nn.Linear weight = k.T.
+
+The carried state of every global slot is in /state/h and /state/c, [layers, S, H].
+"""
+import argparse
+import json
+import sys
+
+import h5py
+import numpy as np
+
+
+def load_checkpoint(path):
+    """The model's weights by name (as float64), its configuration and its global slot count."""
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("format") != "lstm-dist checkpoint":
+            sys.exit(f"error: {path}: not an lstm-dist checkpoint")
+        weights = {}
+        f["model"].visititems(lambda name, item: weights.__setitem__(name, item[...].astype(np.float64))
+                              if isinstance(item, h5py.Dataset) else None)
+        config = json.loads(f.attrs["config"])
+        slots = int(f.attrs["ranks"]) * int(f.attrs["slots_per_rank"])
+        task = f.attrs["task"]
+    return weights, config, slots, task
+
+
+def sigmoid(x):
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+def row_order(layout, rows, slots):
+    """For each global slot, the rows it reads in order (SPEC section 1)."""
+    if layout == "interleaved":
+        return [list(range(g, rows, slots)) for g in range(slots)]
+    return [list(range(g * rows // slots, (g + 1) * rows // slots)) for g in range(slots)]
+
+
+def predict(weights, config, slots, task, data_path, layout="train"):
+    """Predictions as `lstm-dist predict` writes them: [N, K] per row, [N, L, K] per timestep."""
+    with h5py.File(data_path, "r") as f:
+        inputs, lengths = f["inputs"][...], f["lengths"][...].astype(int)
+        padding, per_step = f.attrs["padding"], f.attrs["target_kind"] == "step"
+    rows, length = lengths.shape[0], inputs.shape[1]
+    layers, hidden = config["shape"]["layers"], config["shape"]["hidden"]
+    reset_per_row = {"train": config["shape"]["reset"] == "row", "independent": True, "interleaved": False}[layout]
+    width = weights["dense/bias"].shape[0]
+    out = np.zeros((rows, length, width) if per_step else (rows, width), np.float32)
+
+    order = row_order(layout, rows, slots)
+    h, c = np.zeros((layers, slots, hidden)), np.zeros((layers, slots, hidden))
+    for ordinal in range(max(len(o) for o in order)):
+        active = np.array([g for g in range(slots) if ordinal < len(order[g])])
+        row = np.array([order[g][ordinal] for g in active])
+        if reset_per_row:
+            h[:, active] = 0
+            c[:, active] = 0
+        valid = np.arange(length)[None, :] >= (length - lengths[row])[:, None] if padding == "pre" \
+            else np.arange(length)[None, :] < lengths[row][:, None]
+        x = weights["embedding/embeddings"][inputs[row]] if inputs.ndim == 2 else inputs[row].astype(np.float64)
+        for layer in range(layers):
+            kernel, recurrent, bias = (weights[f"lstm_{layer}/{n}"] for n in ("kernel", "recurrent_kernel", "bias"))
+            seq = np.zeros(x.shape[:2] + (hidden,))
+            hl, cl = h[layer, active], c[layer, active]
+            for t in range(length):
+                z = x[:, t] @ kernel + hl @ recurrent + bias
+                i, f, g, o = np.split(z, 4, axis=1)
+                new_c = sigmoid(f) * cl + sigmoid(i) * np.tanh(g)
+                new_h = sigmoid(o) * np.tanh(new_c)
+                keep = valid[:, t:t + 1]  # padded steps leave the state as it was
+                cl, hl = np.where(keep, new_c, cl), np.where(keep, new_h, hl)
+                seq[:, t] = hl
+            h[layer, active], c[layer, active] = hl, cl
+            x = seq
+        logits = x @ weights["dense/kernel"] + weights["dense/bias"]
+        if task == "binary":
+            values = sigmoid(logits)
+        elif task == "multiclass":
+            values = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            values /= values.sum(axis=-1, keepdims=True)
+        else:
+            values = logits
+        if per_step:
+            out[row] = np.where(valid[..., None], values, 0)
+        else:
+            last = np.where(padding == "pre", length - 1, lengths[row] - 1)
+            out[row] = values[np.arange(len(row)), last]
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint")
+    parser.add_argument("dataset")
+    parser.add_argument("--layout", choices=["train", "independent", "interleaved"], default="train")
+    parser.add_argument("--compare", help="a /predictions file written by `lstm-dist predict` with the same layout")
+    parser.add_argument("--out", help="save the predictions as .npy")
+    args = parser.parse_args()
+
+    predictions = predict(*load_checkpoint(args.checkpoint), args.dataset, args.layout)
+    print(f"predictions {predictions.shape} in the {args.layout} layout")
+    if args.out:
+        np.save(args.out, predictions)
+    if args.compare:
+        with h5py.File(args.compare, "r") as f:
+            theirs = f["predictions"][...]
+        difference = float(np.abs(theirs - predictions).max())
+        print(f"largest difference from {args.compare}: {difference:.2e}")
+        if difference > 1e-4:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
