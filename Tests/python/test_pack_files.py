@@ -146,3 +146,17 @@ def test_bad_input_exits_non_zero_with_one_line_and_writes_nothing(tmp_path):
     assert result.stderr.strip().count("\n") == 0
     assert f"{bad}: line 3: 2 fields, expected 3" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
+
+
+def test_inspect_describes_a_packed_sample_for_people_and_for_scripts(tmp_path):
+    out, _ = pack(tmp_path, "sequences")
+    text = run("inspect", out)
+    assert text.returncode == 0, text.stderr
+    for expected in ("rows (N)    1000", "length (L)  40", "3 features per timestep", "lengths     min 5, mean ",
+                     "padding     pre", "per row: binary, 2 classes", "stream      independent", "source      sequences.jsonl"):
+        assert expected in text.stdout
+    summary = json.loads(run("inspect", out, "--json").stdout)
+    assert summary["format"] == "lstm-dist dataset"
+    assert (summary["rows"], summary["length"], summary["features"], summary["num_classes"]) == (1000, 40, 3, 2)
+    assert (summary["lengths"]["min"], summary["lengths"]["max"]) == (5, 40)
+    assert (summary["task"], summary["target_kind"], summary["stream"]) == ("binary", "row", "independent")
