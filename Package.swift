@@ -50,7 +50,7 @@ let package = Package(
 
         // Fixtures shared by the test targets: temporary folders, generated datasets, processes.
         .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Pack"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Pack", "TestSupport"]),
         .testTarget(name: "LayoutTests", dependencies: ["Layout"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Storage", "Comm", "Model", "Layout", "TestSupport"]),

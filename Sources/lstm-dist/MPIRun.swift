@@ -20,8 +20,3 @@ extension MPICommunicator {
         abort(exitCode: ExitCode.failure.rawValue)
     }
 }
-
-/// One line on stderr, as every command reports a failure.
-func printError(_ error: Any) {
-    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-}

@@ -1,16 +1,13 @@
+import TestSupport
 import XCTest
 @testable import Storage
 
 final class CheckpointFileTests: XCTestCase {
-    private var folder: String!
+    private var temporary: TemporaryFolder!
+    private var folder: String { temporary.path }
 
     override func setUpWithError() throws {
-        folder = NSTemporaryDirectory() + "ckpt-tests-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(atPath: folder)
+        temporary = try TemporaryFolder()
     }
 
     func testEveryTensorAttributeAndTheVocabularyReadBackAsWritten() throws {

@@ -1,4 +1,5 @@
 @testable import Storage
+import TestSupport
 import XCTest
 
 final class ChunkCompressorTests: XCTestCase {

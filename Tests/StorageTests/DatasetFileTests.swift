@@ -1,4 +1,5 @@
 import Storage
+import TestSupport
 import XCTest
 
 final class DatasetFileTests: XCTestCase {

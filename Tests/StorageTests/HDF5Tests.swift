@@ -1,5 +1,6 @@
 import CHDF5
 import Storage
+import TestSupport
 import XCTest
 
 final class HDF5Tests: XCTestCase {

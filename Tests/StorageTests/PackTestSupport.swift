@@ -1,6 +1,7 @@
 import Foundation
 import Pack
 import Storage
+import TestSupport
 import XCTest
 
 /// Packs small inputs written into a temporary folder, and checks what is left behind.
