@@ -38,24 +38,29 @@ public final class LSTMModel {
     private let layerWeights: [LayerTensors]
     private let layerGradients: [LayerTensors]
     private let layerActivations: [LayerActivations]
-    /// [T*B, E] embedded tokens and their gradient (token input only).
+    /// [T*B, E] embedded tokens, one row per timestep and slot (token input only).
     private let embedded: UnsafeMutablePointer<Float>
+    /// [E, T*B] d(loss)/d(embedded)^T (token input only), rows `columnStride` apart.
     private let embeddedGradient: UnsafeMutablePointer<Float>
-    /// [T*B, 4H] scratch shared by the layers' backward passes.
+    /// [4H, T*B] scratch shared by the layers' backward passes, rows `columnStride` apart.
     private let gateGradient: UnsafeMutablePointer<Float>
-    /// [T*B, K]
+    /// [H, B] the running d(loss)/d(c) of the layer in backward.
+    private let cellGradientScratch: UnsafeMutablePointer<Float>
+    /// [T*B, K] logits, then outputs; and their gradient.
     private let logitsRange: Range<Int>
     private let logitGradient: UnsafeMutablePointer<Float>
+    private let embeddingOffset: Int?, denseKernelOffset: Int, denseBiasOffset: Int
 
     public init(config: ModelConfig, slots: Int, window: Int, gradientTrailer: Int = 0) {
         precondition(slots > 0 && window > 0 && gradientTrailer >= 0)
         precondition(config.head != .binary || config.outputs == 1, "a binary head has one output")
         openblas_set_num_threads(1)
         self.config = config
-        self.layout = ParameterLayout(config)
+        let layout = ParameterLayout(config)
+        self.layout = layout
         self.slots = slots
         self.window = window
-        let B = slots, T = window, H = config.hidden, K = config.outputs, rows = B * T
+        let B = slots, T = window, H = config.hidden, G = 4 * H, K = config.outputs, columns = B * T
         parameters = .zeroed(layout.count)
         gradients = .zeroed(layout.count + gradientTrailer)
         hidden = .zeroed(config.layers * B * H)
@@ -63,35 +68,37 @@ public final class LSTMModel {
         hiddenGradient = .zeroed(config.layers * B * H)
         cellGradient = .zeroed(config.layers * B * H)
 
-        // Carve the activation arena: sizes first, then pointers.
-        let embeddingWidth: Int
-        if case .tokens(_, let width) = config.input { embeddingWidth = width } else { embeddingWidth = 0 }
+        // The activation arena: sizes first, then pointers carved in order.
+        let embeddingWidth = config.input.isTokens ? config.input.width : 0
         let shapes = (0 ..< config.layers).map {
             LayerShape(slots: B, window: T, inputs: $0 == 0 ? config.input.width : H, units: H)
         }
-        let perLayer = rows * 4 * H + 3 * (T + 1) * B * H + rows * H
-        let total = config.layers * perLayer + 2 * rows * embeddingWidth + rows * 4 * H + 2 * rows * K
+        let stride = shapes[0].columnStride, stateSize = H * shapes[0].stateStride
+        let perLayer = G * H + G * stride + 3 * stateSize + H * stride
+        let total = config.layers * perLayer + columns * embeddingWidth + embeddingWidth * stride + G * stride + H * B
+            + 2 * columns * K
         activationArena = .zeroed(total)
-        var next = activationArena.baseAddress!
+        let arenaBase = activationArena.baseAddress!
+        var next = arenaBase
         func take(_ count: Int) -> UnsafeMutablePointer<Float> {
             defer { next += count }
             return next
         }
         layerActivations = shapes.map { _ in
-            LayerActivations(gates: take(rows * 4 * H), hidden: take((T + 1) * B * H), cell: take((T + 1) * B * H),
-                             cellTanh: take(rows * H), hiddenGradient: take((T + 1) * B * H))
+            LayerActivations(recurrentTransposed: take(G * H), gates: take(G * stride), hidden: take(stateSize),
+                             cell: take(stateSize), cellTanh: take(H * stride), hiddenGradient: take(stateSize))
         }
-        embedded = take(rows * embeddingWidth)
-        embeddedGradient = take(rows * embeddingWidth)
-        gateGradient = take(rows * 4 * H)
-        let logitsStart = next - activationArena.baseAddress!
-        logitsRange = logitsStart ..< logitsStart + rows * K
-        _ = take(rows * K)
-        logitGradient = take(rows * K)
-        precondition(next == activationArena.baseAddress! + total)
+        embedded = take(columns * embeddingWidth)
+        embeddedGradient = take(embeddingWidth * stride)
+        gateGradient = take(G * stride)
+        cellGradientScratch = take(H * B)
+        logitsRange = (next - arenaBase) ..< (next - arenaBase + columns * K)
+        _ = take(columns * K)
+        logitGradient = take(columns * K)
+        precondition(next == arenaBase + total)
 
         layerShapes = shapes
-        let layout = self.layout, parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
+        let parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
         func tensors(_ base: UnsafeMutablePointer<Float>, layer: Int) -> LayerTensors {
             LayerTensors(kernel: base + layout["lstm_\(layer)/kernel"]!.offset,
                          recurrentKernel: base + layout["lstm_\(layer)/recurrent_kernel"]!.offset,
@@ -99,6 +106,9 @@ public final class LSTMModel {
         }
         layerWeights = (0 ..< config.layers).map { tensors(parameterBase, layer: $0) }
         layerGradients = (0 ..< config.layers).map { tensors(gradientBase, layer: $0) }
+        embeddingOffset = layout["embedding/embeddings"]?.offset
+        denseKernelOffset = layout["dense/kernel"]!.offset
+        denseBiasOffset = layout["dense/bias"]!.offset
     }
 
     deinit {
@@ -128,84 +138,94 @@ public final class LSTMModel {
     /// A window without targets gives zero gradients and `targets == 0`.
     public func run(_ batch: WindowBatch, backward: Bool) -> WindowResult {
         precondition(batch.slots == slots && batch.window == window, "the batch was made for another model shape")
-        let B = slots, T = window, H = config.hidden, K = config.outputs, rows = B * T
+        let B = slots, T = window, H = config.hidden, K = config.outputs, columns = B * T
+        let columnStride = layerShapes[0].columnStride, stateStride = layerShapes[0].stateStride
         let mask = UnsafePointer(batch.mask.baseAddress!)
-        let firstInput = layerInput(batch)
+        let parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
+        let firstLayerInputs = prepareFirstLayerInputs(batch)
+        /// X^T [I, T*B] of a layer: the first layer's inputs, or the outputs (blocks 1...T of the
+        /// hidden state) of the layer below.
+        func inputs(of layer: Int) -> Operand {
+            layer == 0 ? firstLayerInputs : Operand(layerActivations[layer - 1].hidden + B, stride: stateStride)
+        }
 
         for layer in 0 ..< config.layers {
             let a = layerActivations[layer], state = layer * B * H
-            a.hidden.update(from: hidden.baseAddress! + state, count: B * H)
-            a.cell.update(from: cell.baseAddress! + state, count: B * H)
-            let x = layer == 0 ? firstInput : UnsafePointer(layerActivations[layer - 1].hidden + B * H)
-            lstmForward(layerShapes[layer], x: x, weights: layerWeights[layer], mask: mask, activations: a, clock: clock)
-            (hidden.baseAddress! + state).update(from: a.hidden + T * B * H, count: B * H)
-            (cell.baseAddress! + state).update(from: a.cell + T * B * H, count: B * H)
+            transpose(hidden.baseAddress! + state, rows: B, columns: H, into: a.hidden, targetStride: stateStride)
+            transpose(cell.baseAddress! + state, rows: B, columns: H, into: a.cell, targetStride: stateStride)
+            lstmForward(layerShapes[layer], inputs: inputs(of: layer), weights: layerWeights[layer],
+                        mask: mask, activations: a, clock: clock)
+            transpose(a.hidden + T * B, rows: H, columns: B, sourceStride: stateStride, into: hidden.baseAddress! + state)
+            transpose(a.cell + T * B, rows: H, columns: B, sourceStride: stateStride, into: cell.baseAddress! + state)
         }
 
-        let top = layerActivations[config.layers - 1]
+        // Head: logits [T*B, K] = H_top^T W_dense, one row per timestep and slot.
+        let topOutputs = Operand(layerActivations[config.layers - 1].hidden + B, stride: stateStride)
         let logits = activationArena.baseAddress! + logitsRange.lowerBound
-        let dense = tensor("dense/kernel"), denseBias = tensor("dense/bias")
-        clock.measure(\.matmul) { matmul(top.hidden + B * H, parameters.baseAddress! + dense.offset, into: logits, m: rows, n: K, k: H) }
-        let result = headLoss(config.head, outputs: K, logits: logits, bias: parameters.baseAddress! + denseBias.offset,
+        let denseKernel = Operand(parameterBase + denseKernelOffset, stride: K)
+        clock.measure(\.matmul) { matmul(topOutputs.transpose, denseKernel, into: logits, stride: K, m: columns, n: K, k: H) }
+        let result = headLoss(config.head, outputs: K, logits: logits, bias: parameterBase + denseBiasOffset,
                               batch: batch, logitGradient: backward ? logitGradient : nil)
         guard backward else { return result }
         guard result.targets > 0 else {
-            gradients.baseAddress!.update(repeating: 0, count: layout.count)
+            gradientBase.update(repeating: 0, count: layout.count)
             hiddenGradient.update(repeating: 0)
             cellGradient.update(repeating: 0)
             return result
         }
 
-        let gradientBase = gradients.baseAddress!
+        let top = layerActivations[config.layers - 1]
         clock.measure(\.matmul) {
-            matmul(top.hidden + B * H, transposeA: true, logitGradient, into: gradientBase + dense.offset, m: H, n: K, k: rows)
-            matmul(logitGradient, parameters.baseAddress! + dense.offset, transposeB: true, into: top.hiddenGradient + B * H,
-                   m: rows, n: H, k: K)
+            matmul(topOutputs, Operand(logitGradient, stride: K), into: gradientBase + denseKernelOffset, stride: K,
+                   m: H, n: K, k: columns)
+            matmul(denseKernel, Operand(logitGradient, stride: K, transposed: true),
+                   into: top.hiddenGradient + B, stride: stateStride, m: H, n: columns, k: K)
         }
-        columnSums(logitGradient, rows: rows, columns: K, into: gradientBase + denseBias.offset)
-        top.hiddenGradient.update(repeating: 0, count: B * H)
+        columnSums(logitGradient, rows: columns, columns: K, into: gradientBase + denseBiasOffset)
+        zeroFirstBlock(top.hiddenGradient, rows: H, columns: B, stride: stateStride)
 
         for layer in stride(from: config.layers - 1, through: 0, by: -1) {
             let a = layerActivations[layer], state = layer * B * H
-            let below: UnsafeMutablePointer<Float>?
+            var inputGradient: UnsafeMutablePointer<Float>? = nil, inputGradientStride = columnStride
             if layer > 0 {
                 let belowGradient = layerActivations[layer - 1].hiddenGradient
-                belowGradient.update(repeating: 0, count: B * H)
-                below = belowGradient + B * H
-            } else {
-                below = config.input.isTokens ? embeddedGradient : nil
+                zeroFirstBlock(belowGradient, rows: H, columns: B, stride: stateStride)
+                inputGradient = belowGradient + B
+                inputGradientStride = stateStride
+            } else if config.input.isTokens {
+                inputGradient = embeddedGradient
             }
-            let cellGradientOfLayer = cellGradient.baseAddress! + state
-            cellGradientOfLayer.update(repeating: 0, count: B * H)
-            let x = layer == 0 ? firstInput : UnsafePointer(layerActivations[layer - 1].hidden + B * H)
-            lstmBackward(layerShapes[layer], x: x, weights: layerWeights[layer], grads: layerGradients[layer],
-                         mask: mask, activations: a, cellGradient: cellGradientOfLayer, gateGradient: gateGradient,
-                         inputGradient: below, clock: clock)
-            (hiddenGradient.baseAddress! + state).update(from: a.hiddenGradient, count: B * H)
+            cellGradientScratch.update(repeating: 0, count: H * B)
+            lstmBackward(layerShapes[layer], inputs: inputs(of: layer), weights: layerWeights[layer],
+                         grads: layerGradients[layer], mask: mask, activations: a, cellGradient: cellGradientScratch,
+                         gateGradient: gateGradient, inputGradient: inputGradient,
+                         inputGradientStride: inputGradientStride, clock: clock)
+            transpose(a.hiddenGradient, rows: H, columns: B, sourceStride: stateStride,
+                      into: hiddenGradient.baseAddress! + state)
+            transpose(cellGradientScratch, rows: H, columns: B, into: cellGradient.baseAddress! + state)
         }
 
-        if case .tokens(let vocabulary, let width) = config.input {
-            embeddingBackward(tokens: batch.tokens.baseAddress!, mask: mask, rows: rows, embeddedGradient: embeddedGradient,
-                              vocabulary: vocabulary, width: width,
-                              tableGradient: gradientBase + tensor("embedding/embeddings").offset)
+        if let embeddingOffset, case .tokens(let vocabulary, let width) = config.input {
+            embeddingBackward(tokens: batch.tokens.baseAddress!, mask: mask, columns: columns,
+                              embeddedGradient: embeddedGradient, stride: columnStride, vocabulary: vocabulary, width: width,
+                              tableGradient: gradientBase + embeddingOffset)
         }
         return result
     }
 
-    /// [T*B, I] the first layer's input: the embedded tokens, or the batch's features as they are.
-    private func layerInput(_ batch: WindowBatch) -> UnsafePointer<Float> {
+    /// X^T [I, T*B] of the first layer: the embedded tokens or the batch's features, both [T*B, I]
+    /// rows (one per timestep and slot) read transposed.
+    private func prepareFirstLayerInputs(_ batch: WindowBatch) -> Operand {
         switch config.input {
         case .tokens(let vocabulary, let width):
             embeddingForward(tokens: batch.tokens.baseAddress!, mask: batch.mask.baseAddress!, rows: slots * window,
-                             table: parameters.baseAddress! + tensor("embedding/embeddings").offset,
-                             vocabulary: vocabulary, width: width, embedded: embedded)
-            return UnsafePointer(embedded)
-        case .features:
-            return UnsafePointer(batch.features.baseAddress!)
+                             table: parameters.baseAddress! + embeddingOffset!, vocabulary: vocabulary, width: width,
+                             embedded: embedded)
+            return Operand(embedded, stride: width, transposed: true)
+        case .features(let width):
+            return Operand(batch.features.baseAddress!, stride: width, transposed: true)
         }
     }
-
-    private func tensor(_ name: String) -> TensorSpec { layout[name]! }
 }
 
 extension ModelInput {

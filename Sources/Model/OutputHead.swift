@@ -85,14 +85,14 @@ func embeddingForward(tokens: UnsafePointer<Int32>, mask: UnsafePointer<Float>, 
     }
 }
 
-/// Scatter-add: tableGradient [V, E] (overwritten) = sum of embeddedGradient [T*B, E] rows by token,
-/// in row order (deterministic). Masked rows carry no gradient.
-func embeddingBackward(tokens: UnsafePointer<Int32>, mask: UnsafePointer<Float>, rows: Int,
-                       embeddedGradient: UnsafePointer<Float>, vocabulary: Int, width E: Int,
+/// Scatter-add: tableGradient [V, E] (overwritten) = the columns of embeddedGradient [E, T*B] (rows
+/// `stride` apart) summed by token, in column order (deterministic). Masked columns carry no gradient.
+func embeddingBackward(tokens: UnsafePointer<Int32>, mask: UnsafePointer<Float>, columns: Int,
+                       embeddedGradient: UnsafePointer<Float>, stride: Int, vocabulary: Int, width E: Int,
                        tableGradient: UnsafeMutablePointer<Float>) {
     tableGradient.update(repeating: 0, count: vocabulary * E)
-    for r in 0 ..< rows where mask[r] != 0 {
-        let source = embeddedGradient + r * E, target = tableGradient + Int(tokens[r]) * E
-        for k in 0 ..< E { target[k] += source[k] }
+    for r in 0 ..< columns where mask[r] != 0 {
+        let target = tableGradient + Int(tokens[r]) * E
+        for k in 0 ..< E { target[k] += embeddedGradient[k * stride + r] }
     }
 }
