@@ -38,8 +38,8 @@ public final class LSTMModel {
     private let layerWeights: [LayerTensors]
     private let layerGradients: [LayerTensors]
     private let layerActivations: [LayerActivations]
-    /// [T*B, E] embedded tokens, one row per timestep and slot (token input only).
-    private let embedded: UnsafeMutablePointer<Float>
+    /// [I, T*B] the first layer's inputs (embedded tokens or features), rows `columnStride` apart.
+    private let firstLayerInputs: UnsafeMutablePointer<Float>
     /// [E, T*B] d(loss)/d(embedded)^T (token input only), rows `columnStride` apart.
     private let embeddedGradient: UnsafeMutablePointer<Float>
     /// [4H, T*B] scratch shared by the layers' backward passes, rows `columnStride` apart.
@@ -75,7 +75,7 @@ public final class LSTMModel {
         }
         let stride = shapes[0].columnStride, stateSize = H * shapes[0].stateStride
         let perLayer = G * H + G * stride + 3 * stateSize + H * stride
-        let total = config.layers * perLayer + columns * embeddingWidth + embeddingWidth * stride + G * stride + H * B
+        let total = config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + G * stride + H * B
             + 2 * columns * K
         activationArena = .zeroed(total)
         let arenaBase = activationArena.baseAddress!
@@ -88,7 +88,7 @@ public final class LSTMModel {
             LayerActivations(recurrentTransposed: take(G * H), gates: take(G * stride), hidden: take(stateSize),
                              cell: take(stateSize), cellTanh: take(H * stride), hiddenGradient: take(stateSize))
         }
-        embedded = take(columns * embeddingWidth)
+        firstLayerInputs = take(config.input.width * stride)
         embeddedGradient = take(embeddingWidth * stride)
         gateGradient = take(G * stride)
         cellGradientScratch = take(H * B)
@@ -142,11 +142,12 @@ public final class LSTMModel {
         let columnStride = layerShapes[0].columnStride, stateStride = layerShapes[0].stateStride
         let mask = UnsafePointer(batch.mask.baseAddress!)
         let parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
-        let firstLayerInputs = prepareFirstLayerInputs(batch)
+        prepareFirstLayerInputs(batch)
         /// X^T [I, T*B] of a layer: the first layer's inputs, or the outputs (blocks 1...T of the
         /// hidden state) of the layer below.
         func inputs(of layer: Int) -> Operand {
-            layer == 0 ? firstLayerInputs : Operand(layerActivations[layer - 1].hidden + B, stride: stateStride)
+            layer == 0 ? Operand(firstLayerInputs, stride: columnStride)
+                : Operand(layerActivations[layer - 1].hidden + B, stride: stateStride)
         }
 
         for layer in 0 ..< config.layers {
@@ -213,17 +214,17 @@ public final class LSTMModel {
         return result
     }
 
-    /// X^T [I, T*B] of the first layer: the embedded tokens or the batch's features, both [T*B, I]
-    /// rows (one per timestep and slot) read transposed.
-    private func prepareFirstLayerInputs(_ batch: WindowBatch) -> Operand {
+    /// Fills `firstLayerInputs` from the batch's tokens or features.
+    private func prepareFirstLayerInputs(_ batch: WindowBatch) {
+        let columns = slots * window, stride = layerShapes[0].columnStride
         switch config.input {
         case .tokens(let vocabulary, let width):
-            embeddingForward(tokens: batch.tokens.baseAddress!, mask: batch.mask.baseAddress!, rows: slots * window,
+            embeddingForward(tokens: batch.tokens.baseAddress!, mask: batch.mask.baseAddress!, columns: columns,
                              table: parameters.baseAddress! + embeddingOffset!, vocabulary: vocabulary, width: width,
-                             embedded: embedded)
-            return Operand(embedded, stride: width, transposed: true)
+                             inputs: firstLayerInputs, stride: stride)
         case .features(let width):
-            return Operand(batch.features.baseAddress!, stride: width, transposed: true)
+            featuresForward(features: batch.features.baseAddress!, mask: batch.mask.baseAddress!, columns: columns,
+                            width: width, inputs: firstLayerInputs, stride: stride)
         }
     }
 }

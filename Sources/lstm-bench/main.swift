@@ -56,25 +56,25 @@ struct ModelBench: ParsableCommand {
             let measured = measureTraining(benchCase)
             let tokensPerSecond = measured.tokens / measured.total
             let fraction = tokensPerSecond * benchCase.flopsPerToken / (ceiling * 1e9)
-            let rest = measured.total - measured.matmul - measured.gates
+            let restShare = 1 - measured.matmulShare - measured.gatesShare
             print("""
                 \(benchCase.name): \(format(tokensPerSecond, 0)) tokens/s, \(format(benchCase.flopsPerToken / 1e6, 2)) MFLOP/token, \
-                \(format(100 * fraction, 1))% of the sgemm ceiling; time: sgemm \(percent(measured.matmul, measured.total)), \
-                gates \(percent(measured.gates, measured.total)), rest \(percent(rest, measured.total))
+                \(percent(fraction)) of the sgemm ceiling; time: sgemm \(percent(measured.matmulShare)), \
+                gates \(percent(measured.gatesShare)), rest \(percent(restShare))
                 """)
             if let before = previous?[benchCase.name] as? [String: Any], let old = before["tokens_per_s"] as? Double {
                 print("  previous \(format(old, 0)) tokens/s, now \(format(tokensPerSecond, 0)) (x\(format(tokensPerSecond / old, 2)))")
             }
             figures[benchCase.name] = [
                 "tokens_per_s": tokensPerSecond, "fraction_of_sgemm": fraction,
-                "sgemm_share": measured.matmul / measured.total, "gates_share": measured.gates / measured.total,
+                "sgemm_share": measured.matmulShare, "gates_share": measured.gatesShare,
             ]
         }
         try writeFigures(figures, kernels: kernels)
     }
 
-    /// Seconds spent in a timed run of full training steps.
-    struct Measurement { var tokens = 0.0, total = 0.0, matmul = 0.0, gates = 0.0 }
+    /// A timed run of full training steps: tokens and seconds, and the shares of time in products and gate passes.
+    struct Measurement { var tokens = 0.0, total = 0.0, matmulShare = 0.0, gatesShare = 0.0 }
 
     func measureTraining(_ benchCase: BenchCase) -> Measurement {
         let model = LSTMModel(config: benchCase.config, slots: benchCase.slots, window: benchCase.window)
@@ -96,8 +96,7 @@ struct ModelBench: ParsableCommand {
             optimizer.step(parameters: model.parameters, gradients: parameterGradients)
         }
         trainingStep()  // warm caches and BLAS buffers
-        model.measuresPhases = true
-        model.phaseTimes = PhaseTimes()
+        // Throughput first, with the phase clock off (its reads cost time); then a shorter run for the split.
         var measured = Measurement()
         let start = threadCPUTime()
         repeat {
@@ -105,8 +104,13 @@ struct ModelBench: ParsableCommand {
             measured.tokens += Double(benchCase.slots * benchCase.window)
         } while (threadCPUTime() - start).seconds < seconds
         measured.total = (threadCPUTime() - start).seconds
-        measured.matmul = model.phaseTimes.matmul.seconds
-        measured.gates = model.phaseTimes.gates.seconds
+
+        model.measuresPhases = true
+        let splitStart = threadCPUTime()
+        repeat { trainingStep() } while (threadCPUTime() - splitStart).seconds < seconds / 2
+        let splitTotal = (threadCPUTime() - splitStart).seconds
+        measured.matmulShare = model.phaseTimes.matmul.seconds / splitTotal
+        measured.gatesShare = model.phaseTimes.gates.seconds / splitTotal
         return measured
     }
 
@@ -150,6 +154,6 @@ extension Duration {
 }
 
 func format(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
-func percent(_ part: Double, _ whole: Double) -> String { format(100 * part / whole, 1) + "%" }
+func percent(_ fraction: Double) -> String { format(100 * fraction, 1) + "%" }
 
 LSTMBench.main()
