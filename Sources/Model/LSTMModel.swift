@@ -138,85 +138,106 @@ public final class LSTMModel {
     /// A window without targets gives zero gradients and `targets == 0`.
     public func run(_ batch: WindowBatch, backward: Bool) -> WindowResult {
         precondition(batch.slots == slots && batch.window == window, "the batch was made for another model shape")
-        let B = slots, T = window, H = config.hidden, K = config.outputs, columns = B * T
-        let columnStride = layerShapes[0].columnStride, stateStride = layerShapes[0].stateStride
         let mask = UnsafePointer(batch.mask.baseAddress!)
-        let parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
         prepareFirstLayerInputs(batch)
-        /// X^T [I, T*B] of a layer: the first layer's inputs, or the outputs (blocks 1...T of the
-        /// hidden state) of the layer below.
-        func inputs(of layer: Int) -> Operand {
-            layer == 0 ? Operand(firstLayerInputs, stride: columnStride)
-                : Operand(layerActivations[layer - 1].hidden + B, stride: stateStride)
-        }
-
-        for layer in 0 ..< config.layers {
-            let a = layerActivations[layer], state = layer * B * H
-            transpose(hidden.baseAddress! + state, rows: B, columns: H, into: a.hidden, targetStride: stateStride)
-            transpose(cell.baseAddress! + state, rows: B, columns: H, into: a.cell, targetStride: stateStride)
-            lstmForward(layerShapes[layer], inputs: inputs(of: layer), weights: layerWeights[layer],
-                        mask: mask, activations: a, clock: clock)
-            transpose(a.hidden + T * B, rows: H, columns: B, sourceStride: stateStride, into: hidden.baseAddress! + state)
-            transpose(a.cell + T * B, rows: H, columns: B, sourceStride: stateStride, into: cell.baseAddress! + state)
-        }
-
-        // Head: logits [T*B, K] = H_top^T W_dense, one row per timestep and slot.
-        let topOutputs = Operand(layerActivations[config.layers - 1].hidden + B, stride: stateStride)
-        let logits = activationArena.baseAddress! + logitsRange.lowerBound
-        let denseKernel = Operand(parameterBase + denseKernelOffset, stride: K)
-        clock.measure(\.matmul) { matmul(topOutputs.transpose, denseKernel, into: logits, stride: K, m: columns, n: K, k: H) }
-        let result = headLoss(config.head, outputs: K, logits: logits, bias: parameterBase + denseBiasOffset,
-                              batch: batch, logitGradient: backward ? logitGradient : nil)
+        for layer in 0 ..< config.layers { forwardLayer(layer, mask: mask) }
+        let result = forwardHead(batch, keepingGradient: backward)
         guard backward else { return result }
         guard result.targets > 0 else {
-            gradientBase.update(repeating: 0, count: layout.count)
+            gradients.baseAddress!.update(repeating: 0, count: layout.count)
             hiddenGradient.update(repeating: 0)
             cellGradient.update(repeating: 0)
             return result
         }
-
-        let top = layerActivations[config.layers - 1]
-        clock.measure(\.matmul) {
-            matmul(topOutputs, Operand(logitGradient, stride: K), into: gradientBase + denseKernelOffset, stride: K,
-                   m: H, n: K, k: columns)
-            matmul(denseKernel, Operand(logitGradient, stride: K, transposed: true),
-                   into: top.hiddenGradient + B, stride: stateStride, m: H, n: columns, k: K)
-        }
-        columnSums(logitGradient, rows: columns, columns: K, into: gradientBase + denseBiasOffset)
-        zeroFirstBlock(top.hiddenGradient, rows: H, columns: B, stride: stateStride)
-
-        for layer in stride(from: config.layers - 1, through: 0, by: -1) {
-            let a = layerActivations[layer], state = layer * B * H
-            var inputGradient: UnsafeMutablePointer<Float>? = nil, inputGradientStride = columnStride
-            if layer > 0 {
-                let belowGradient = layerActivations[layer - 1].hiddenGradient
-                zeroFirstBlock(belowGradient, rows: H, columns: B, stride: stateStride)
-                inputGradient = belowGradient + B
-                inputGradientStride = stateStride
-            } else if config.input.isTokens {
-                inputGradient = embeddedGradient
-            }
-            cellGradientScratch.update(repeating: 0, count: H * B)
-            lstmBackward(layerShapes[layer], inputs: inputs(of: layer), weights: layerWeights[layer],
-                         grads: layerGradients[layer], mask: mask, activations: a, cellGradient: cellGradientScratch,
-                         gateGradient: gateGradient, inputGradient: inputGradient,
-                         inputGradientStride: inputGradientStride, clock: clock)
-            transpose(a.hiddenGradient, rows: H, columns: B, sourceStride: stateStride,
-                      into: hiddenGradient.baseAddress! + state)
-            transpose(cellGradientScratch, rows: H, columns: B, into: cellGradient.baseAddress! + state)
-        }
-
+        backwardHead()
+        for layer in stride(from: config.layers - 1, through: 0, by: -1) { backwardLayer(layer, mask: mask) }
         if let embeddingOffset, case .tokens(let vocabulary, let width) = config.input {
-            embeddingBackward(tokens: batch.tokens.baseAddress!, mask: mask, columns: columns,
-                              embeddedGradient: embeddedGradient, stride: columnStride, vocabulary: vocabulary, width: width,
-                              tableGradient: gradientBase + embeddingOffset)
+            embeddingBackward(tokens: batch.tokens.baseAddress!, mask: mask, columns: slots * window,
+                              embeddedGradient: embeddedGradient, stride: columnStride, vocabulary: vocabulary,
+                              width: width, tableGradient: gradients.baseAddress! + embeddingOffset)
         }
         return result
     }
 
+    private var columnStride: Int { layerShapes[0].columnStride }
+    private var stateStride: Int { layerShapes[0].stateStride }
+
+    /// X^T [I, T*B] of a layer: the first layer's inputs, or the outputs (blocks 1...T of the hidden
+    /// state) of the layer below.
+    private func inputs(of layer: Int) -> Operand {
+        layer == 0 ? Operand(firstLayerInputs, stride: columnStride)
+            : Operand(layerActivations[layer - 1].hidden + slots, stride: stateStride)
+    }
+
+    /// The outputs of the top layer, H^T [H, T*B].
+    private var topOutputs: Operand { Operand(layerActivations[config.layers - 1].hidden + slots, stride: stateStride) }
+
+    /// Runs one layer from its carried state (copied in, feature-major) and carries the final state out.
+    private func forwardLayer(_ layer: Int, mask: UnsafePointer<Float>) {
+        let a = layerActivations[layer], B = slots, H = config.hidden, state = hidden.baseAddress! + layer * B * H
+        let cellState = cell.baseAddress! + layer * B * H
+        transpose(state, rows: B, columns: H, into: a.hidden, targetStride: stateStride)
+        transpose(cellState, rows: B, columns: H, into: a.cell, targetStride: stateStride)
+        lstmForward(layerShapes[layer], inputs: inputs(of: layer), weights: layerWeights[layer], mask: mask,
+                    activations: a, clock: clock)
+        transpose(a.hidden + window * B, rows: H, columns: B, sourceStride: stateStride, into: state)
+        transpose(a.cell + window * B, rows: H, columns: B, sourceStride: stateStride, into: cellState)
+    }
+
+    /// logits [T*B, K] = H_top^T W_dense (one row per timestep and slot), then outputs and the loss;
+    /// the logits' gradient too when `keepingGradient`.
+    private func forwardHead(_ batch: WindowBatch, keepingGradient: Bool) -> WindowResult {
+        let K = config.outputs, columns = slots * window
+        let logits = activationArena.baseAddress! + logitsRange.lowerBound
+        clock.measure(\.matmul) {
+            matmul(topOutputs.transpose, Operand(parameters.baseAddress! + denseKernelOffset, stride: K), into: logits,
+                   stride: K, m: columns, n: K, k: config.hidden)
+        }
+        return headLoss(config.head, outputs: K, logits: logits, bias: parameters.baseAddress! + denseBiasOffset,
+                        batch: batch, logitGradient: keepingGradient ? logitGradient : nil)
+    }
+
+    /// Dense weight gradients, and d(loss)/d(H_top) into the top layer's hidden gradient.
+    private func backwardHead() {
+        let K = config.outputs, H = config.hidden, columns = slots * window
+        let top = layerActivations[config.layers - 1]
+        clock.measure(\.matmul) {
+            matmul(topOutputs, Operand(logitGradient, stride: K), into: gradients.baseAddress! + denseKernelOffset,
+                   stride: K, m: H, n: K, k: columns)
+            matmul(Operand(parameters.baseAddress! + denseKernelOffset, stride: K),
+                   Operand(logitGradient, stride: K, transposed: true),
+                   into: top.hiddenGradient + slots, stride: stateStride, m: H, n: columns, k: K)
+        }
+        columnSums(logitGradient, rows: columns, columns: K, into: gradients.baseAddress! + denseBiasOffset)
+        zeroFirstBlock(top.hiddenGradient, rows: H, columns: slots, stride: stateStride)
+    }
+
+    /// One layer's weight gradients, its incoming-state gradients, and d(loss)/d(inputs) into the layer
+    /// below (or the embedding's buffer).
+    private func backwardLayer(_ layer: Int, mask: UnsafePointer<Float>) {
+        let a = layerActivations[layer], B = slots, H = config.hidden
+        var inputGradient: UnsafeMutablePointer<Float>? = nil, inputGradientStride = columnStride
+        if layer > 0 {
+            let belowGradient = layerActivations[layer - 1].hiddenGradient
+            zeroFirstBlock(belowGradient, rows: H, columns: B, stride: stateStride)
+            inputGradient = belowGradient + B
+            inputGradientStride = stateStride
+        } else if config.input.isTokens {
+            inputGradient = embeddedGradient
+        }
+        cellGradientScratch.update(repeating: 0, count: H * B)
+        lstmBackward(layerShapes[layer], inputs: inputs(of: layer), weights: layerWeights[layer],
+                     grads: layerGradients[layer], mask: mask, activations: a, cellGradient: cellGradientScratch,
+                     gateGradient: gateGradient, inputGradient: inputGradient, inputGradientStride: inputGradientStride,
+                     clock: clock)
+        transpose(a.hiddenGradient, rows: H, columns: B, sourceStride: stateStride,
+                  into: hiddenGradient.baseAddress! + layer * B * H)
+        transpose(cellGradientScratch, rows: H, columns: B, into: cellGradient.baseAddress! + layer * B * H)
+    }
+
     /// Fills `firstLayerInputs` from the batch's tokens or features.
     private func prepareFirstLayerInputs(_ batch: WindowBatch) {
-        let columns = slots * window, stride = layerShapes[0].columnStride
+        let columns = slots * window, stride = columnStride
         switch config.input {
         case .tokens(let vocabulary, let width):
             embeddingForward(tokens: batch.tokens.baseAddress!, mask: batch.mask.baseAddress!, columns: columns,
