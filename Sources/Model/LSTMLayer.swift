@@ -131,16 +131,14 @@ func cellForward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int,
 /// In: a.hiddenGradient blocks 1...T = d(loss)/d(output h_t) from the layer above or the head, block 0 = 0;
 /// cellGradient [H, B] = 0. Out: a.hiddenGradient block 0 = d/d(incoming h), cellGradient = d/d(incoming c),
 /// grads (overwritten), inputGradient = d/dX^T [I, T*B] (row stride `inputGradientStride`) when non-nil.
-/// gateGradient [4H, T*B] is scratch.
+/// a.gates is overwritten, step by step, with d/d(pre-activations): each step's activations are dead once
+/// its gradient is known, and writing over them saves a [4H, T*B] buffer and its memory traffic.
 func lstmBackward(_ s: LayerShape, inputs: Operand, weights w: LayerTensors, grads: LayerTensors,
-                  mask: UnsafePointer<Float>, activations a: LayerActivations,
-                  cellGradient: UnsafeMutablePointer<Float>, gateGradient: UnsafeMutablePointer<Float>,
+                  mask: UnsafePointer<Float>, activations a: LayerActivations, cellGradient: UnsafeMutablePointer<Float>,
                   inputGradient: UnsafeMutablePointer<Float>?, inputGradientStride: Int, clock: PhaseClock) {
-    let B = s.slots, H = s.units, G = s.gates
+    let B = s.slots, H = s.units, G = s.gates, gateGradient = a.gates
     for t in stride(from: s.window - 1, through: 0, by: -1) {
-        clock.measure(\.gates) {
-            gatesBackward(s, step: t, mask: mask, activations: a, cellGradient: cellGradient, gateGradient: gateGradient)
-        }
+        clock.measure(\.gates) { gatesBackward(s, step: t, mask: mask, activations: a, cellGradient: cellGradient) }
         clock.measure(\.matmul) {
             // d(h_{t-1}) += U dZ_t
             matmul(Operand(w.recurrentKernel, stride: G), Operand(gateGradient + t * B, stride: s.columnStride),
@@ -162,11 +160,11 @@ func lstmBackward(_ s: LayerShape, inputs: Operand, weights w: LayerTensors, gra
 }
 
 /// Timestep t backward for every unit and slot. a.gates block t: activations; a.hiddenGradient block t+1:
-/// d/d(h_t); cellGradient [H, B] in: d/d(c_t), out: d/d(c_{t-1}); gateGradient block t out: d/d(pre-activations).
+/// d/d(h_t); cellGradient [H, B] in: d/d(c_t), out: d/d(c_{t-1}); a.gates block t out: d/d(pre-activations).
 /// Masked slots pass both state gradients through (h_t = h_{t-1}, c_t = c_{t-1}) and get zero gate gradients.
 @inline(__always)
 func gatesBackward(_ s: LayerShape, step t: Int, mask: UnsafePointer<Float>, activations a: LayerActivations,
-                   cellGradient: UnsafeMutablePointer<Float>, gateGradient: UnsafeMutablePointer<Float>) {
+                   cellGradient: UnsafeMutablePointer<Float>) {
     let B = s.slots, H = s.units, columns = s.columnStride, stateColumns = s.stateStride
     for j in 0 ..< H {
         let offset = j * columns + t * B
@@ -177,37 +175,36 @@ func gatesBackward(_ s: LayerShape, step t: Int, mask: UnsafePointer<Float>, act
             cellBackward(lanes: vectorWidth, gates: a.gates + offset + b, quarter: H * columns, mask: mask + t * B + b,
                          cellBefore: cellBefore + b, cellTanh: a.cellTanh + offset + b,
                          hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
-                         cellGradient: cellGradient + j * B + b, gateGradients: gateGradient + offset + b)
+                         cellGradient: cellGradient + j * B + b)
             b += vectorWidth
         }
         if b < B {
             cellBackward(lanes: B - b, gates: a.gates + offset + b, quarter: H * columns, mask: mask + t * B + b,
                          cellBefore: cellBefore + b, cellTanh: a.cellTanh + offset + b,
                          hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
-                         cellGradient: cellGradient + j * B + b, gateGradients: gateGradient + offset + b)
+                         cellGradient: cellGradient + j * B + b)
         }
     }
 }
 
-/// One unit for up to 16 slots, backward. gates: activations i, f, g, o `quarter` floats apart (and so
-/// gateGradients); d/d(h_t) lies `stateBlock` floats after hiddenGradientBefore = d/d(h_{t-1}), to which
+/// One unit for up to 16 slots, backward. gates: activations i, f, g, o `quarter` floats apart, replaced
+/// by the gradients of their pre-activations; d/d(h_t) lies `stateBlock` floats after hiddenGradientBefore = d/d(h_{t-1}), to which
 /// masked slots pass theirs; cellGradient in: d/d(c_t), out: d/d(c_{t-1}).
 @_transparent
-func cellBackward(lanes n: Int, gates: UnsafePointer<Float>, quarter: Int, mask: UnsafePointer<Float>,
+func cellBackward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int, mask: UnsafePointer<Float>,
                   cellBefore: UnsafePointer<Float>, cellTanh: UnsafePointer<Float>,
                   hiddenGradientBefore: UnsafeMutablePointer<Float>, stateBlock: Int,
-                  cellGradient: UnsafeMutablePointer<Float>, gateGradients: UnsafeMutablePointer<Float>) {
+                  cellGradient: UnsafeMutablePointer<Float>) {
     let i = loadVector(gates, n), f = loadVector(gates + quarter, n)
     let g = loadVector(gates + 2 * quarter, n), o = loadVector(gates + 3 * quarter, n)
     let masked = loadVector(mask, n) .== 0, zero = Vector()
     let cTanh = loadVector(cellTanh, n), dh = loadVector(hiddenGradientBefore + stateBlock, n)
     let dcAfter = loadVector(cellGradient, n)
     let dc = dcAfter.addingProduct(dh * o, 1 - cTanh * cTanh)
-    storeVector((dc * g * i * (1 - i)).replacing(with: zero, where: masked), gateGradients, n)
-    storeVector((dc * loadVector(cellBefore, n) * f * (1 - f)).replacing(with: zero, where: masked),
-                gateGradients + quarter, n)
-    storeVector((dc * i * (1 - g * g)).replacing(with: zero, where: masked), gateGradients + 2 * quarter, n)
-    storeVector((dh * cTanh * o * (1 - o)).replacing(with: zero, where: masked), gateGradients + 3 * quarter, n)
+    storeVector((dc * g * i * (1 - i)).replacing(with: zero, where: masked), gates, n)
+    storeVector((dc * loadVector(cellBefore, n) * f * (1 - f)).replacing(with: zero, where: masked), gates + quarter, n)
+    storeVector((dc * i * (1 - g * g)).replacing(with: zero, where: masked), gates + 2 * quarter, n)
+    storeVector((dh * cTanh * o * (1 - o)).replacing(with: zero, where: masked), gates + 3 * quarter, n)
     storeVector((dc * f).replacing(with: dcAfter, where: masked), cellGradient, n)
     let passedThrough = dh.replacing(with: zero, where: .!masked)
     storeVector(loadVector(hiddenGradientBefore, n) + passedThrough, hiddenGradientBefore, n)

@@ -42,8 +42,6 @@ public final class LSTMModel {
     private let firstLayerInputs: UnsafeMutablePointer<Float>
     /// [E, T*B] d(loss)/d(embedded)^T (token input only), rows `columnStride` apart.
     private let embeddedGradient: UnsafeMutablePointer<Float>
-    /// [4H, T*B] scratch shared by the layers' backward passes, rows `columnStride` apart.
-    private let gateGradient: UnsafeMutablePointer<Float>
     /// [H, B] the running d(loss)/d(c) of the layer in backward.
     private let cellGradientScratch: UnsafeMutablePointer<Float>
     /// [T*B, K] logits, then outputs; and their gradient.
@@ -75,7 +73,7 @@ public final class LSTMModel {
         }
         let stride = shapes[0].columnStride, stateSize = H * shapes[0].stateStride
         let perLayer = G * H + G * stride + 3 * stateSize + H * stride
-        let total = config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + G * stride + H * B
+        let total = config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + H * B
             + 2 * columns * K
         activationArena = .zeroed(total)
         let arenaBase = activationArena.baseAddress!
@@ -90,7 +88,6 @@ public final class LSTMModel {
         }
         firstLayerInputs = take(config.input.width * stride)
         embeddedGradient = take(embeddingWidth * stride)
-        gateGradient = take(G * stride)
         cellGradientScratch = take(H * B)
         logitsRange = (next - arenaBase) ..< (next - arenaBase + columns * K)
         _ = take(columns * K)
@@ -228,7 +225,7 @@ public final class LSTMModel {
         cellGradientScratch.update(repeating: 0, count: H * B)
         lstmBackward(layerShapes[layer], inputs: inputs(of: layer), weights: layerWeights[layer],
                      grads: layerGradients[layer], mask: mask, activations: a, cellGradient: cellGradientScratch,
-                     gateGradient: gateGradient, inputGradient: inputGradient, inputGradientStride: inputGradientStride,
+                     inputGradient: inputGradient, inputGradientStride: inputGradientStride,
                      clock: clock)
         transpose(a.hiddenGradient, rows: H, columns: B, sourceStride: stateStride,
                   into: hiddenGradient.baseAddress! + layer * B * H)
