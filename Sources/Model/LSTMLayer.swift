@@ -50,14 +50,12 @@ struct LayerActivations {
     /// [H, (T+1)*B] block 0 = the incoming state, block t+1 = the state after step t.
     let hidden: UnsafeMutablePointer<Float>
     let cell: UnsafeMutablePointer<Float>
-    /// [H, T*B] tanh of the new cell state.
-    let cellTanh: UnsafeMutablePointer<Float>
     /// [H, (T+1)*B] d(loss)/d(hidden), the same blocks as `hidden`.
     let hiddenGradient: UnsafeMutablePointer<Float>
 }
 
 /// Shapes are logical; rows lie `s.columnStride` or `s.stateStride` floats apart in memory.
-/// inputs = X^T [I, T*B], mask [T*B] -> a.gates, a.hidden and a.cell blocks 1...T, a.cellTanh.
+/// inputs = X^T [I, T*B], mask [T*B] -> a.gates, a.hidden and a.cell blocks 1...T.
 /// Needs a.hidden and a.cell block 0 = the incoming state. Masked slots keep their state.
 func lstmForward(_ s: LayerShape, inputs: Operand, weights w: LayerTensors, mask: UnsafePointer<Float>,
                  activations a: LayerActivations, clock: PhaseClock) {
@@ -79,7 +77,7 @@ func lstmForward(_ s: LayerShape, inputs: Operand, weights w: LayerTensors, mask
 
 /// The cell update of timestep t for every unit and slot, 16 slots at a time.
 /// a.gates block t [4H, B] in: pre-activations without bias, out: activations; bias [4H];
-/// a.cell, a.hidden block t -> block t+1; a.cellTanh block t.
+/// a.cell, a.hidden block t -> block t+1.
 @inline(__always)
 func gatesForward(_ s: LayerShape, step t: Int, bias: UnsafePointer<Float>, mask: UnsafePointer<Float>,
                   activations a: LayerActivations) {
@@ -87,20 +85,19 @@ func gatesForward(_ s: LayerShape, step t: Int, bias: UnsafePointer<Float>, mask
     for j in 0 ..< H {
         let gates = a.gates + j * columns + t * B
         let cellBefore = a.cell + j * stateColumns + t * B, hiddenBefore = a.hidden + j * stateColumns + t * B
-        let cellTanh = a.cellTanh + j * columns + t * B
         let biases = SIMD4(bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j])
         // Full vectors with a constant lane count (the inlined loads then have no tail branch), then the tail.
         var b = 0
         while b + vectorWidth <= B {
             cellForward(lanes: vectorWidth, gates: gates + b, quarter: H * columns, biases: biases,
                         mask: mask + t * B + b, cellBefore: cellBefore + b, hiddenBefore: hiddenBefore + b,
-                        cellTanh: cellTanh + b, stateBlock: B)
+                        stateBlock: B)
             b += vectorWidth
         }
         if b < B {
             cellForward(lanes: B - b, gates: gates + b, quarter: H * columns, biases: biases,
                         mask: mask + t * B + b, cellBefore: cellBefore + b, hiddenBefore: hiddenBefore + b,
-                        cellTanh: cellTanh + b, stateBlock: B)
+                        stateBlock: B)
         }
     }
 }
@@ -111,7 +108,7 @@ func gatesForward(_ s: LayerShape, step t: Int, bias: UnsafePointer<Float>, mask
 @_transparent
 func cellForward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int, biases: SIMD4<Float>,
                  mask: UnsafePointer<Float>, cellBefore: UnsafeMutablePointer<Float>,
-                 hiddenBefore: UnsafeMutablePointer<Float>, cellTanh: UnsafeMutablePointer<Float>, stateBlock: Int) {
+                 hiddenBefore: UnsafeMutablePointer<Float>, stateBlock: Int) {
     let i = sigmoid(loadVector(gates, n) + biases[0]), f = sigmoid(loadVector(gates + quarter, n) + biases[1])
     let g = tanh(loadVector(gates + 2 * quarter, n) + biases[2]), o = sigmoid(loadVector(gates + 3 * quarter, n) + biases[3])
     storeVector(i, gates, n)
@@ -122,7 +119,6 @@ func cellForward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int,
     let previousCell = loadVector(cellBefore, n)
     let c = (f * previousCell).addingProduct(i, g).replacing(with: previousCell, where: masked)
     let cTanh = tanh(c)
-    storeVector(cTanh, cellTanh, n)
     storeVector(c, cellBefore + stateBlock, n)
     storeVector((o * cTanh).replacing(with: loadVector(hiddenBefore, n), where: masked), hiddenBefore + stateBlock, n)
 }
@@ -173,14 +169,14 @@ func gatesBackward(_ s: LayerShape, step t: Int, mask: UnsafePointer<Float>, act
         var b = 0
         while b + vectorWidth <= B {
             cellBackward(lanes: vectorWidth, gates: a.gates + offset + b, quarter: H * columns, mask: mask + t * B + b,
-                         cellBefore: cellBefore + b, cellTanh: a.cellTanh + offset + b,
+                         cellBefore: cellBefore + b,
                          hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
                          cellGradient: cellGradient + j * B + b)
             b += vectorWidth
         }
         if b < B {
             cellBackward(lanes: B - b, gates: a.gates + offset + b, quarter: H * columns, mask: mask + t * B + b,
-                         cellBefore: cellBefore + b, cellTanh: a.cellTanh + offset + b,
+                         cellBefore: cellBefore + b,
                          hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
                          cellGradient: cellGradient + j * B + b)
         }
@@ -192,13 +188,15 @@ func gatesBackward(_ s: LayerShape, step t: Int, mask: UnsafePointer<Float>, act
 /// masked slots pass theirs; cellGradient in: d/d(c_t), out: d/d(c_{t-1}).
 @_transparent
 func cellBackward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int, mask: UnsafePointer<Float>,
-                  cellBefore: UnsafePointer<Float>, cellTanh: UnsafePointer<Float>,
+                  cellBefore: UnsafePointer<Float>,
                   hiddenGradientBefore: UnsafeMutablePointer<Float>, stateBlock: Int,
                   cellGradient: UnsafeMutablePointer<Float>) {
     let i = loadVector(gates, n), f = loadVector(gates + quarter, n)
     let g = loadVector(gates + 2 * quarter, n), o = loadVector(gates + 3 * quarter, n)
     let masked = loadVector(mask, n) .== 0, zero = Vector()
-    let cTanh = loadVector(cellTanh, n), dh = loadVector(hiddenGradientBefore + stateBlock, n)
+    // tanh(c_t) recomputed rather than stored: the same function of the same value, so the same bits,
+    // and cheaper than a [H, T*B] buffer written in forward and read back from memory here.
+    let cTanh = tanh(loadVector(cellBefore + stateBlock, n)), dh = loadVector(hiddenGradientBefore + stateBlock, n)
     let dcAfter = loadVector(cellGradient, n)
     let dc = dcAfter.addingProduct(dh * o, 1 - cTanh * cTanh)
     storeVector((dc * g * i * (1 - i)).replacing(with: zero, where: masked), gates, n)

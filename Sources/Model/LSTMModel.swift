@@ -72,7 +72,7 @@ public final class LSTMModel {
             LayerShape(slots: B, window: T, inputs: $0 == 0 ? config.input.width : H, units: H)
         }
         let stride = shapes[0].columnStride, stateSize = H * shapes[0].stateStride
-        let perLayer = G * H + G * stride + 3 * stateSize + H * stride
+        let perLayer = G * H + G * stride + 3 * stateSize
         let total = config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + H * B
             + 2 * columns * K
         activationArena = .zeroed(total)
@@ -84,7 +84,7 @@ public final class LSTMModel {
         }
         layerActivations = shapes.map { _ in
             LayerActivations(recurrentTransposed: take(G * H), gates: take(G * stride), hidden: take(stateSize),
-                             cell: take(stateSize), cellTanh: take(H * stride), hiddenGradient: take(stateSize))
+                             cell: take(stateSize), hiddenGradient: take(stateSize))
         }
         firstLayerInputs = take(config.input.width * stride)
         embeddedGradient = take(embeddingWidth * stride)
