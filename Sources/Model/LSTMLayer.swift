@@ -86,18 +86,18 @@ func gatesForward(_ s: LayerShape, step t: Int, bias: UnsafePointer<Float>, mask
         let gates = a.gates + j * columns + t * B
         let cellBefore = a.cell + j * stateColumns + t * B, hiddenBefore = a.hidden + j * stateColumns + t * B
         let biases = SIMD4(bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j])
-        // Full vectors with a constant lane count (the inlined loads then have no tail branch), then the tail.
+        // Full vectors with a constant lane count (the inlined loads then have no tail branch: a variable
+        // count made this pass 6x slower), then the tail. Spelled out: a helper taking the body as a
+        // closure left it an out-of-line call in the package build.
         var b = 0
         while b + vectorWidth <= B {
-            cellForward(lanes: vectorWidth, gates: gates + b, quarter: H * columns, biases: biases,
-                        mask: mask + t * B + b, cellBefore: cellBefore + b, hiddenBefore: hiddenBefore + b,
-                        stateBlock: B)
+            cellForward(lanes: vectorWidth, gates: gates + b, quarter: H * columns, biases: biases, mask: mask + t * B + b,
+                        cellBefore: cellBefore + b, hiddenBefore: hiddenBefore + b, stateBlock: B)
             b += vectorWidth
         }
         if b < B {
-            cellForward(lanes: B - b, gates: gates + b, quarter: H * columns, biases: biases,
-                        mask: mask + t * B + b, cellBefore: cellBefore + b, hiddenBefore: hiddenBefore + b,
-                        stateBlock: B)
+            cellForward(lanes: B - b, gates: gates + b, quarter: H * columns, biases: biases, mask: mask + t * B + b,
+                        cellBefore: cellBefore + b, hiddenBefore: hiddenBefore + b, stateBlock: B)
         }
     }
 }
@@ -166,18 +166,16 @@ func gatesBackward(_ s: LayerShape, step t: Int, mask: UnsafePointer<Float>, act
         let offset = j * columns + t * B
         let cellBefore = a.cell + j * stateColumns + t * B
         let hiddenGradientBefore = a.hiddenGradient + j * stateColumns + t * B
-        var b = 0
+        var b = 0  // as in gatesForward
         while b + vectorWidth <= B {
             cellBackward(lanes: vectorWidth, gates: a.gates + offset + b, quarter: H * columns, mask: mask + t * B + b,
-                         cellBefore: cellBefore + b,
-                         hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
+                         cellBefore: cellBefore + b, hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
                          cellGradient: cellGradient + j * B + b)
             b += vectorWidth
         }
         if b < B {
             cellBackward(lanes: B - b, gates: a.gates + offset + b, quarter: H * columns, mask: mask + t * B + b,
-                         cellBefore: cellBefore + b,
-                         hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
+                         cellBefore: cellBefore + b, hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
                          cellGradient: cellGradient + j * B + b)
         }
     }
