@@ -41,6 +41,9 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Seconds of timed training per configuration.")
     var seconds = 4.0
 
+    @Option(help: "Configurations to run, comma-separated (charlm, large).")
+    var cases = "charlm,large"
+
     @Option(help: "JSON file of previous figures; this run's go under the \"model\" key.")
     var results = "scripts/bench-results.json"
 
@@ -52,7 +55,8 @@ struct ModelBench: ParsableCommand {
 
         var figures: [String: Any] = ["sgemm_gflops": ceiling]
         let previous = readPreviousFigures(kernels: kernels)
-        for benchCase in [BenchCase.charlm, .large] {
+        let names = cases.split(separator: ",").map(String.init)
+        for benchCase in [BenchCase.charlm, .large] where names.contains(benchCase.name) {
             let measured = measureTraining(benchCase)
             let tokensPerSecond = measured.tokens / measured.total
             let fraction = tokensPerSecond * benchCase.flopsPerToken / (ceiling * 1e9)
