@@ -3,6 +3,18 @@ import COpenBLAS
 /// Stacked LSTM with a dense head over windows of `slots` x `window`, carrying each slot's state
 /// from window to window. Parameters, gradients and activations are one allocation each, made
 /// here; `run` allocates nothing. BLAS runs on one thread, so results are bit-identical run to run.
+///
+/// A training step, as the train loop drives it:
+///
+///     // refill `batch` (time-major: row t * slots + b); resetState(slot:) where a row starts
+///     let result = model.run(batch, backward: true)       // sums over this rank's targets
+///     model.gradients[layout.count...] = loss sum, target count, ...   // the caller's trailer
+///     allreduce(model.gradients)                          // one buffer, one collective
+///     if globalTargets > 0 {
+///         scale model.gradients[0 ..< layout.count] by 1 / globalTargets
+///         clipByGlobalNorm(that slice, maxNorm:)          // optional
+///         optimizer.step(parameters: model.parameters, gradients: that slice)
+///     }
 public final class LSTMModel {
     public let config: ModelConfig
     public let layout: ParameterLayout

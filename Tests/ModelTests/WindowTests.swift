@@ -182,4 +182,21 @@ final class WindowTests: XCTestCase {
         XCTAssertTrue(withNaN.allSatisfy(\.isFinite))
         XCTAssertEqual(withNaN, gradients(padding: 0))
     }
+
+    /// The gradient trailer is the caller's: a run overwrites the parameter gradients only.
+    func testRunLeavesTheGradientTrailerAlone() {
+        let model = LSTMModel(config: config, slots: 2, window: 3, gradientTrailer: 3)
+        randomize(model, seed: 2)
+        let batch = WindowBatch(config: config, slots: 2, window: 3)
+        var random = TestRandom(3)
+        fillBatch(batch, config: config, patterns: [.full, .full], targets: .perStep, random: &random)
+        XCTAssertEqual(model.gradients.count, model.layout.count + 3)
+        for k in model.layout.count ..< model.gradients.count { model.gradients[k] = Float(k) }
+        let trailer = Array(model.gradients[model.layout.count...])
+        _ = model.run(batch, backward: true)
+        XCTAssertEqual(Array(model.gradients[model.layout.count...]), trailer)
+        batch.targetMask.update(repeating: 0)
+        _ = model.run(batch, backward: true)
+        XCTAssertEqual(Array(model.gradients[model.layout.count...]), trailer)
+    }
 }
