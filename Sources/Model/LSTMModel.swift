@@ -3,6 +3,18 @@ import COpenBLAS
 /// Stacked LSTM with a dense head over windows of `slots` x `window`, carrying each slot's state
 /// from window to window. Parameters, gradients and activations are one allocation each, made
 /// here; `run` allocates nothing. BLAS runs on one thread, so results are bit-identical run to run.
+///
+/// A training step, as the train loop drives it:
+///
+///     // refill `batch` (time-major: row t * slots + b); resetState(slot:) where a row starts
+///     let result = model.run(batch, backward: true)       // sums over this rank's targets
+///     model.gradients[layout.count...] = loss sum, target count, ...   // the caller's trailer
+///     allreduce(model.gradients)                          // one buffer, one collective
+///     if globalTargets > 0 {
+///         scale model.gradients[0 ..< layout.count] by 1 / globalTargets
+///         clipByGlobalNorm(that slice, maxNorm:)          // optional
+///         optimizer.step(parameters: model.parameters, gradients: that slice)
+///     }
 public final class LSTMModel {
     public let config: ModelConfig
     public let layout: ParameterLayout
@@ -38,24 +50,27 @@ public final class LSTMModel {
     private let layerWeights: [LayerTensors]
     private let layerGradients: [LayerTensors]
     private let layerActivations: [LayerActivations]
-    /// [T*B, E] embedded tokens and their gradient (token input only).
-    private let embedded: UnsafeMutablePointer<Float>
+    /// [I, T*B] the first layer's inputs (embedded tokens or features), rows `columnStride` apart.
+    private let firstLayerInputs: UnsafeMutablePointer<Float>
+    /// [E, T*B] d(loss)/d(embedded)^T (token input only), rows `columnStride` apart.
     private let embeddedGradient: UnsafeMutablePointer<Float>
-    /// [T*B, 4H] scratch shared by the layers' backward passes.
-    private let gateGradient: UnsafeMutablePointer<Float>
-    /// [T*B, K]
+    /// [H, B] the running d(loss)/d(c) of the layer in backward.
+    private let cellGradientScratch: UnsafeMutablePointer<Float>
+    /// [T*B, K] logits, then outputs; and their gradient.
     private let logitsRange: Range<Int>
     private let logitGradient: UnsafeMutablePointer<Float>
+    private let embeddingOffset: Int?, denseKernelOffset: Int, denseBiasOffset: Int
 
     public init(config: ModelConfig, slots: Int, window: Int, gradientTrailer: Int = 0) {
         precondition(slots > 0 && window > 0 && gradientTrailer >= 0)
         precondition(config.head != .binary || config.outputs == 1, "a binary head has one output")
         openblas_set_num_threads(1)
         self.config = config
-        self.layout = ParameterLayout(config)
+        let layout = ParameterLayout(config)
+        self.layout = layout
         self.slots = slots
         self.window = window
-        let B = slots, T = window, H = config.hidden, K = config.outputs, rows = B * T
+        let B = slots, T = window, H = config.hidden, G = 4 * H, K = config.outputs, columns = B * T
         parameters = .zeroed(layout.count)
         gradients = .zeroed(layout.count + gradientTrailer)
         hidden = .zeroed(config.layers * B * H)
@@ -63,35 +78,36 @@ public final class LSTMModel {
         hiddenGradient = .zeroed(config.layers * B * H)
         cellGradient = .zeroed(config.layers * B * H)
 
-        // Carve the activation arena: sizes first, then pointers.
-        let embeddingWidth: Int
-        if case .tokens(_, let width) = config.input { embeddingWidth = width } else { embeddingWidth = 0 }
+        // The activation arena: sizes first, then pointers carved in order.
+        let embeddingWidth = config.input.isTokens ? config.input.width : 0
         let shapes = (0 ..< config.layers).map {
             LayerShape(slots: B, window: T, inputs: $0 == 0 ? config.input.width : H, units: H)
         }
-        let perLayer = rows * 4 * H + 3 * (T + 1) * B * H + rows * H
-        let total = config.layers * perLayer + 2 * rows * embeddingWidth + rows * 4 * H + 2 * rows * K
+        let stride = shapes[0].columnStride, stateSize = H * shapes[0].stateStride
+        let perLayer = G * H + G * stride + 3 * stateSize
+        let total = config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + H * B
+            + 2 * columns * K
         activationArena = .zeroed(total)
-        var next = activationArena.baseAddress!
+        let arenaBase = activationArena.baseAddress!
+        var next = arenaBase
         func take(_ count: Int) -> UnsafeMutablePointer<Float> {
             defer { next += count }
             return next
         }
         layerActivations = shapes.map { _ in
-            LayerActivations(gates: take(rows * 4 * H), hidden: take((T + 1) * B * H), cell: take((T + 1) * B * H),
-                             cellTanh: take(rows * H), hiddenGradient: take((T + 1) * B * H))
+            LayerActivations(recurrentTransposed: take(G * H), gates: take(G * stride), hidden: take(stateSize),
+                             cell: take(stateSize), hiddenGradient: take(stateSize))
         }
-        embedded = take(rows * embeddingWidth)
-        embeddedGradient = take(rows * embeddingWidth)
-        gateGradient = take(rows * 4 * H)
-        let logitsStart = next - activationArena.baseAddress!
-        logitsRange = logitsStart ..< logitsStart + rows * K
-        _ = take(rows * K)
-        logitGradient = take(rows * K)
-        precondition(next == activationArena.baseAddress! + total)
+        firstLayerInputs = take(config.input.width * stride)
+        embeddedGradient = take(embeddingWidth * stride)
+        cellGradientScratch = take(H * B)
+        logitsRange = (next - arenaBase) ..< (next - arenaBase + columns * K)
+        _ = take(columns * K)
+        logitGradient = take(columns * K)
+        precondition(next == arenaBase + total)
 
         layerShapes = shapes
-        let layout = self.layout, parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
+        let parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
         func tensors(_ base: UnsafeMutablePointer<Float>, layer: Int) -> LayerTensors {
             LayerTensors(kernel: base + layout["lstm_\(layer)/kernel"]!.offset,
                          recurrentKernel: base + layout["lstm_\(layer)/recurrent_kernel"]!.offset,
@@ -99,6 +115,9 @@ public final class LSTMModel {
         }
         layerWeights = (0 ..< config.layers).map { tensors(parameterBase, layer: $0) }
         layerGradients = (0 ..< config.layers).map { tensors(gradientBase, layer: $0) }
+        embeddingOffset = layout["embedding/embeddings"]?.offset
+        denseKernelOffset = layout["dense/kernel"]!.offset
+        denseBiasOffset = layout["dense/bias"]!.offset
     }
 
     deinit {
@@ -128,26 +147,10 @@ public final class LSTMModel {
     /// A window without targets gives zero gradients and `targets == 0`.
     public func run(_ batch: WindowBatch, backward: Bool) -> WindowResult {
         precondition(batch.slots == slots && batch.window == window, "the batch was made for another model shape")
-        let B = slots, T = window, H = config.hidden, K = config.outputs, rows = B * T
         let mask = UnsafePointer(batch.mask.baseAddress!)
-        let firstInput = layerInput(batch)
-
-        for layer in 0 ..< config.layers {
-            let a = layerActivations[layer], state = layer * B * H
-            a.hidden.update(from: hidden.baseAddress! + state, count: B * H)
-            a.cell.update(from: cell.baseAddress! + state, count: B * H)
-            let x = layer == 0 ? firstInput : UnsafePointer(layerActivations[layer - 1].hidden + B * H)
-            lstmForward(layerShapes[layer], x: x, weights: layerWeights[layer], mask: mask, activations: a, clock: clock)
-            (hidden.baseAddress! + state).update(from: a.hidden + T * B * H, count: B * H)
-            (cell.baseAddress! + state).update(from: a.cell + T * B * H, count: B * H)
-        }
-
-        let top = layerActivations[config.layers - 1]
-        let logits = activationArena.baseAddress! + logitsRange.lowerBound
-        let dense = tensor("dense/kernel"), denseBias = tensor("dense/bias")
-        clock.measure(\.matmul) { matmul(top.hidden + B * H, parameters.baseAddress! + dense.offset, into: logits, m: rows, n: K, k: H) }
-        let result = headLoss(config.head, outputs: K, logits: logits, bias: parameters.baseAddress! + denseBias.offset,
-                              batch: batch, logitGradient: backward ? logitGradient : nil)
+        prepareFirstLayerInputs(batch)
+        for layer in 0 ..< config.layers { forwardLayer(layer, mask: mask) }
+        let result = forwardHead(batch, keepingGradient: backward)
         guard backward else { return result }
         guard result.targets > 0 else {
             gradients.baseAddress!.update(repeating: 0, count: layout.count)
@@ -155,57 +158,105 @@ public final class LSTMModel {
             cellGradient.update(repeating: 0)
             return result
         }
-
-        let gradientBase = gradients.baseAddress!
-        clock.measure(\.matmul) {
-            matmul(top.hidden + B * H, transposeA: true, logitGradient, into: gradientBase + dense.offset, m: H, n: K, k: rows)
-            matmul(logitGradient, parameters.baseAddress! + dense.offset, transposeB: true, into: top.hiddenGradient + B * H,
-                   m: rows, n: H, k: K)
-        }
-        columnSums(logitGradient, rows: rows, columns: K, into: gradientBase + denseBias.offset)
-        top.hiddenGradient.update(repeating: 0, count: B * H)
-
-        for layer in stride(from: config.layers - 1, through: 0, by: -1) {
-            let a = layerActivations[layer], state = layer * B * H
-            let below: UnsafeMutablePointer<Float>?
-            if layer > 0 {
-                let belowGradient = layerActivations[layer - 1].hiddenGradient
-                belowGradient.update(repeating: 0, count: B * H)
-                below = belowGradient + B * H
-            } else {
-                below = config.input.isTokens ? embeddedGradient : nil
-            }
-            let cellGradientOfLayer = cellGradient.baseAddress! + state
-            cellGradientOfLayer.update(repeating: 0, count: B * H)
-            let x = layer == 0 ? firstInput : UnsafePointer(layerActivations[layer - 1].hidden + B * H)
-            lstmBackward(layerShapes[layer], x: x, weights: layerWeights[layer], grads: layerGradients[layer],
-                         mask: mask, activations: a, cellGradient: cellGradientOfLayer, gateGradient: gateGradient,
-                         inputGradient: below, clock: clock)
-            (hiddenGradient.baseAddress! + state).update(from: a.hiddenGradient, count: B * H)
-        }
-
-        if case .tokens(let vocabulary, let width) = config.input {
-            embeddingBackward(tokens: batch.tokens.baseAddress!, mask: mask, rows: rows, embeddedGradient: embeddedGradient,
-                              vocabulary: vocabulary, width: width,
-                              tableGradient: gradientBase + tensor("embedding/embeddings").offset)
+        backwardHead()
+        for layer in stride(from: config.layers - 1, through: 0, by: -1) { backwardLayer(layer, mask: mask) }
+        if let embeddingOffset, case .tokens(let vocabulary, let width) = config.input {
+            embeddingBackward(tokens: batch.tokens.baseAddress!, mask: mask, columns: slots * window,
+                              embeddedGradient: embeddedGradient, stride: columnStride, vocabulary: vocabulary,
+                              width: width, tableGradient: gradients.baseAddress! + embeddingOffset)
         }
         return result
     }
 
-    /// [T*B, I] the first layer's input: the embedded tokens, or the batch's features as they are.
-    private func layerInput(_ batch: WindowBatch) -> UnsafePointer<Float> {
-        switch config.input {
-        case .tokens(let vocabulary, let width):
-            embeddingForward(tokens: batch.tokens.baseAddress!, mask: batch.mask.baseAddress!, rows: slots * window,
-                             table: parameters.baseAddress! + tensor("embedding/embeddings").offset,
-                             vocabulary: vocabulary, width: width, embedded: embedded)
-            return UnsafePointer(embedded)
-        case .features:
-            return UnsafePointer(batch.features.baseAddress!)
-        }
+    private var columnStride: Int { layerShapes[0].columnStride }
+    private var stateStride: Int { layerShapes[0].stateStride }
+
+    /// X^T [I, T*B] of a layer: the first layer's inputs, or the outputs (blocks 1...T of the hidden
+    /// state) of the layer below.
+    private func inputs(of layer: Int) -> Operand {
+        layer == 0 ? Operand(firstLayerInputs, stride: columnStride)
+            : Operand(layerActivations[layer - 1].hidden + slots, stride: stateStride)
     }
 
-    private func tensor(_ name: String) -> TensorSpec { layout[name]! }
+    /// The outputs of the top layer, H^T [H, T*B].
+    private var topOutputs: Operand { Operand(layerActivations[config.layers - 1].hidden + slots, stride: stateStride) }
+
+    /// Runs one layer from its carried state (copied in, feature-major) and carries the final state out.
+    private func forwardLayer(_ layer: Int, mask: UnsafePointer<Float>) {
+        let a = layerActivations[layer], B = slots, H = config.hidden, state = hidden.baseAddress! + layer * B * H
+        let cellState = cell.baseAddress! + layer * B * H
+        transpose(state, rows: B, columns: H, into: a.hidden, targetStride: stateStride)
+        transpose(cellState, rows: B, columns: H, into: a.cell, targetStride: stateStride)
+        lstmForward(layerShapes[layer], inputs: inputs(of: layer), weights: layerWeights[layer], mask: mask,
+                    activations: a, clock: clock)
+        transpose(a.hidden + window * B, rows: H, columns: B, sourceStride: stateStride, into: state)
+        transpose(a.cell + window * B, rows: H, columns: B, sourceStride: stateStride, into: cellState)
+    }
+
+    /// logits [T*B, K] = H_top^T W_dense (one row per timestep and slot), then outputs and the loss;
+    /// the logits' gradient too when `keepingGradient`.
+    private func forwardHead(_ batch: WindowBatch, keepingGradient: Bool) -> WindowResult {
+        let K = config.outputs, columns = slots * window
+        let logits = activationArena.baseAddress! + logitsRange.lowerBound
+        clock.measure(\.matmul) {
+            matmul(topOutputs.transpose, Operand(parameters.baseAddress! + denseKernelOffset, stride: K), into: logits,
+                   stride: K, m: columns, n: K, k: config.hidden)
+        }
+        return headLoss(config.head, outputs: K, logits: logits, bias: parameters.baseAddress! + denseBiasOffset,
+                        batch: batch, logitGradient: keepingGradient ? logitGradient : nil)
+    }
+
+    /// Dense weight gradients, and d(loss)/d(H_top) into the top layer's hidden gradient.
+    private func backwardHead() {
+        let K = config.outputs, H = config.hidden, columns = slots * window
+        let top = layerActivations[config.layers - 1]
+        clock.measure(\.matmul) {
+            matmul(topOutputs, Operand(logitGradient, stride: K), into: gradients.baseAddress! + denseKernelOffset,
+                   stride: K, m: H, n: K, k: columns)
+            matmul(Operand(parameters.baseAddress! + denseKernelOffset, stride: K),
+                   Operand(logitGradient, stride: K, transposed: true),
+                   into: top.hiddenGradient + slots, stride: stateStride, m: H, n: columns, k: K)
+        }
+        columnSums(logitGradient, rows: columns, columns: K, into: gradients.baseAddress! + denseBiasOffset)
+        zeroFirstBlock(top.hiddenGradient, rows: H, columns: slots, stride: stateStride)
+    }
+
+    /// One layer's weight gradients, its incoming-state gradients, and d(loss)/d(inputs) into the layer
+    /// below (or the embedding's buffer).
+    private func backwardLayer(_ layer: Int, mask: UnsafePointer<Float>) {
+        let a = layerActivations[layer], B = slots, H = config.hidden
+        var inputGradient: UnsafeMutablePointer<Float>? = nil, inputGradientStride = columnStride
+        if layer > 0 {
+            let belowGradient = layerActivations[layer - 1].hiddenGradient
+            zeroFirstBlock(belowGradient, rows: H, columns: B, stride: stateStride)
+            inputGradient = belowGradient + B
+            inputGradientStride = stateStride
+        } else if config.input.isTokens {
+            inputGradient = embeddedGradient
+        }
+        cellGradientScratch.update(repeating: 0, count: H * B)
+        lstmBackward(layerShapes[layer], inputs: inputs(of: layer), weights: layerWeights[layer],
+                     grads: layerGradients[layer], mask: mask, activations: a, cellGradient: cellGradientScratch,
+                     inputGradient: inputGradient, inputGradientStride: inputGradientStride,
+                     clock: clock)
+        transpose(a.hiddenGradient, rows: H, columns: B, sourceStride: stateStride,
+                  into: hiddenGradient.baseAddress! + layer * B * H)
+        transpose(cellGradientScratch, rows: H, columns: B, into: cellGradient.baseAddress! + layer * B * H)
+    }
+
+    /// Fills `firstLayerInputs` from the batch's tokens or features.
+    private func prepareFirstLayerInputs(_ batch: WindowBatch) {
+        let columns = slots * window, stride = columnStride
+        switch config.input {
+        case .tokens(let vocabulary, let width):
+            embeddingForward(tokens: batch.tokens.baseAddress!, mask: batch.mask.baseAddress!, columns: columns,
+                             table: parameters.baseAddress! + embeddingOffset!, vocabulary: vocabulary, width: width,
+                             inputs: firstLayerInputs, stride: stride)
+        case .features(let width):
+            featuresForward(features: batch.features.baseAddress!, mask: batch.mask.baseAddress!, columns: columns,
+                            width: width, inputs: firstLayerInputs, stride: stride)
+        }
+    }
 }
 
 extension ModelInput {

@@ -40,21 +40,45 @@ public final class AdamOptimizer: Optimizer {
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>) {
         precondition(parameters.count == m.count && gradients.count >= m.count)
         iterations += 1
-        // Powers by repeated multiplication in double: exact enough and the same on every platform.
-        var beta1Power = 1.0, beta2Power = 1.0
-        for _ in 0 ..< iterations {
-            beta1Power *= beta1
-            beta2Power *= beta2
-        }
+        let beta1Power = power(beta1, iterations), beta2Power = power(beta2, iterations)
         let alpha = Float(Double(learningRate) * (1 - beta2Power).squareRoot() / (1 - beta1Power))
-        let keep1 = Float(1 - beta1), keep2 = Float(1 - beta2), epsilon = self.epsilon
+        let keep1 = Float(1 - beta1), keep2 = Float(1 - beta2)
         let p = parameters.baseAddress!, g = gradients.baseAddress!, m = self.m.baseAddress!, v = self.v.baseAddress!
-        for k in 0 ..< parameters.count {
-            m[k] += (g[k] - m[k]) * keep1
-            v[k] += (g[k] * g[k] - v[k]) * keep2
-            p[k] -= alpha * m[k] / (v[k].squareRoot() + epsilon)
+        var k = 0
+        while k + vectorWidth <= parameters.count {
+            adamUpdate(lanes: vectorWidth, p + k, g + k, m + k, v + k, alpha: alpha, keep1: keep1, keep2: keep2, epsilon: epsilon)
+            k += vectorWidth
+        }
+        if k < parameters.count {
+            adamUpdate(lanes: parameters.count - k, p + k, g + k, m + k, v + k, alpha: alpha, keep1: keep1, keep2: keep2,
+                       epsilon: epsilon)
         }
     }
+}
+
+/// base^exponent by repeated squaring: basic arithmetic only, so the same on every platform (libm's
+/// pow may differ in the last bit between systems).
+func power(_ base: Double, _ exponent: Int) -> Double {
+    var result = 1.0, square = base, remaining = exponent
+    while remaining > 0 {
+        if remaining & 1 == 1 { result *= square }
+        square *= square
+        remaining >>= 1
+    }
+    return result
+}
+
+/// Adam on up to 16 parameters (explicit SIMD: the scalar loop's possible aliasing kept it from vectorising).
+@_transparent
+func adamUpdate(lanes n: Int, _ p: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                _ v: UnsafeMutablePointer<Float>, alpha: Float, keep1: Float, keep2: Float, epsilon: Float) {
+    let gradient = loadVector(g, n)
+    var moment = loadVector(m, n), second = loadVector(v, n)
+    moment += (gradient - moment) * keep1
+    second += (gradient * gradient - second) * keep2
+    storeVector(moment, m, n)
+    storeVector(second, v, n)
+    storeVector(loadVector(p, n) - alpha * moment / (second.squareRoot() + epsilon), p, n)
 }
 
 /// SGD with optional momentum, Keras' convention: velocity = momentum * velocity - lr * g; p += velocity.

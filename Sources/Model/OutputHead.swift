@@ -70,29 +70,3 @@ func headLoss(_ head: Head, outputs K: Int, logits: UnsafeMutablePointer<Float>,
     }
     return result
 }
-
-/// tokens [T*B], mask [T*B], table [V, E] -> embedded [T*B, E]. Masked rows get zeros, so padding
-/// may hold any id.
-func embeddingForward(tokens: UnsafePointer<Int32>, mask: UnsafePointer<Float>, rows: Int,
-                      table: UnsafePointer<Float>, vocabulary: Int, width E: Int,
-                      embedded: UnsafeMutablePointer<Float>) {
-    for r in 0 ..< rows {
-        let out = embedded + r * E
-        guard mask[r] != 0 else { out.update(repeating: 0, count: E); continue }
-        let token = Int(tokens[r])
-        precondition((0 ..< vocabulary).contains(token), "token \(token) at row \(r) is outside 0..<\(vocabulary)")
-        out.update(from: table + token * E, count: E)
-    }
-}
-
-/// Scatter-add: tableGradient [V, E] (overwritten) = sum of embeddedGradient [T*B, E] rows by token,
-/// in row order (deterministic). Masked rows carry no gradient.
-func embeddingBackward(tokens: UnsafePointer<Int32>, mask: UnsafePointer<Float>, rows: Int,
-                       embeddedGradient: UnsafePointer<Float>, vocabulary: Int, width E: Int,
-                       tableGradient: UnsafeMutablePointer<Float>) {
-    tableGradient.update(repeating: 0, count: vocabulary * E)
-    for r in 0 ..< rows where mask[r] != 0 {
-        let source = embeddedGradient + r * E, target = tableGradient + Int(tokens[r]) * E
-        for k in 0 ..< E { target[k] += source[k] }
-    }
-}

@@ -66,18 +66,24 @@ func storeVector(_ vector: Vector, _ pointer: UnsafeMutablePointer<Float>, _ cou
 }
 
 /// Softmax of one row in place: `row[k] = exp(row[k] - max) / sum`. Returns log(sum exp(row - max)) + max,
-/// the log-partition the cross-entropy needs. The sum runs in index order (deterministic).
+/// the log-partition the cross-entropy needs. Sixteen partial sums in a fixed order: deterministic, and
+/// not one long chain of dependent adds.
 func softmaxInPlace(_ row: UnsafeMutablePointer<Float>, count: Int) -> Float {
     var maximum = row[0]
     for k in 1 ..< max(count, 1) where row[k] > maximum { maximum = row[k] }
-    var k = 0
-    while k < count {
-        let lanes = min(vectorWidth, count - k)
-        storeVector(exponential(loadVector(row + k, lanes) - maximum), row + k, lanes)
+    var partial = Vector(), k = 0
+    while k + vectorWidth <= count {
+        let e = exponential(loadVector(row + k, vectorWidth) - maximum)
+        storeVector(e, row + k, vectorWidth)
+        partial += e
         k += vectorWidth
     }
     var sum: Float = 0
-    for k in 0 ..< count { sum += row[k] }
+    for lane in 0 ..< vectorWidth { sum += partial[lane] }
+    if k < count {
+        storeVector(exponential(loadVector(row + k, count - k) - maximum), row + k, count - k)
+        for tail in k ..< count { sum += row[tail] }
+    }
     let inverse = 1 / sum
     for k in 0 ..< count { row[k] *= inverse }
     return log(sum) + maximum

@@ -10,42 +10,25 @@ final class GradientTests: XCTestCase {
     static let absoluteTolerance: Float = 2e-4
     static let relativeTolerance: Float = 2e-3
 
-    func testGradientsTokensBinaryPerRow() {
-        checkGradients(input: .tokens(vocabSize: 7, embedding: 4), head: .binary, outputs: 1, layers: 1, targets: .perRow)
+    /// Every head with 1 and 2 layers; per-row and per-step targets alternate.
+    func testGradientsWithTokenInputs() {
+        for (index, (head, outputs)) in [(Head.binary, 1), (.multiclass, 6), (.regression, 2)].enumerated() {
+            for layers in [1, 2] {
+                checkGradients(input: .tokens(vocabSize: 6, embedding: 3), head: head, outputs: outputs, layers: layers,
+                               targets: (index + layers) % 2 == 0 ? .perRow : .perStep)
+            }
+        }
     }
-    func testGradientsTokensBinaryTwoLayers() {
-        checkGradients(input: .tokens(vocabSize: 7, embedding: 4), head: .binary, outputs: 1, layers: 2, targets: .perRow)
+
+    func testGradientsWithFeatureInputs() {
+        for (index, (head, outputs)) in [(Head.binary, 1), (.multiclass, 3), (.regression, 3)].enumerated() {
+            for layers in [1, 2] {
+                checkGradients(input: .features(3), head: head, outputs: outputs, layers: layers,
+                               targets: (index + layers) % 2 == 0 ? .perStep : .perRow)
+            }
+        }
     }
-    func testGradientsTokensMulticlassPerStep() {
-        checkGradients(input: .tokens(vocabSize: 6, embedding: 3), head: .multiclass, outputs: 6, layers: 1, targets: .perStep)
-    }
-    func testGradientsTokensMulticlassTwoLayers() {
-        checkGradients(input: .tokens(vocabSize: 6, embedding: 3), head: .multiclass, outputs: 6, layers: 2, targets: .perStep)
-    }
-    func testGradientsTokensRegression() {
-        checkGradients(input: .tokens(vocabSize: 5, embedding: 3), head: .regression, outputs: 2, layers: 1, targets: .perStep)
-    }
-    func testGradientsTokensRegressionTwoLayers() {
-        checkGradients(input: .tokens(vocabSize: 5, embedding: 3), head: .regression, outputs: 2, layers: 2, targets: .perRow)
-    }
-    func testGradientsFeaturesBinary() {
-        checkGradients(input: .features(3), head: .binary, outputs: 1, layers: 1, targets: .perStep)
-    }
-    func testGradientsFeaturesBinaryTwoLayers() {
-        checkGradients(input: .features(3), head: .binary, outputs: 1, layers: 2, targets: .perRow)
-    }
-    func testGradientsFeaturesMulticlass() {
-        checkGradients(input: .features(2), head: .multiclass, outputs: 3, layers: 1, targets: .perRow)
-    }
-    func testGradientsFeaturesMulticlassTwoLayers() {
-        checkGradients(input: .features(2), head: .multiclass, outputs: 3, layers: 2, targets: .perStep)
-    }
-    func testGradientsFeaturesRegression() {
-        checkGradients(input: .features(3), head: .regression, outputs: 3, layers: 1, targets: .perRow)
-    }
-    func testGradientsFeaturesRegressionTwoLayers() {
-        checkGradients(input: .features(3), head: .regression, outputs: 3, layers: 2, targets: .perStep)
-    }
+
     /// 17 units: one full 16-lane vector plus a one-lane tail in every gate pass.
     func testGradientsAcrossVectorTail() {
         checkGradients(input: .features(2), head: .multiclass, outputs: 2, layers: 1, targets: .perStep, hidden: 17)

@@ -160,4 +160,43 @@ final class WindowTests: XCTestCase {
             }
         }
     }
+
+    /// Padding values never reach an output or a gradient, even NaN features.
+    func testPaddingValuesAreIgnoredEvenNaN() {
+        let config = ModelConfig(input: .features(3), hidden: 5, layers: 2, head: .regression, outputs: 2)
+        let model = LSTMModel(config: config, slots: 2, window: 4)
+        randomize(model, seed: 12)
+        let batch = WindowBatch(config: config, slots: 2, window: 4)
+        var random = TestRandom(13)
+        fillBatch(batch, config: config, patterns: [.prePadded(2), .postPadded(1)], targets: .perStep, random: &random)
+        let startHidden = model.hidden.array, startCell = model.cell.array
+        func gradients(padding: Float) -> [Float] {
+            for r in 0 ..< 8 where batch.mask[r] == 0 {
+                for k in 0 ..< 3 { batch.features[r * 3 + k] = padding }
+            }
+            model.setState(hidden: startHidden, cell: startCell)
+            _ = model.run(batch, backward: true)
+            return Array(model.gradients) + model.hidden.array + model.cell.array
+        }
+        let withNaN = gradients(padding: .nan)
+        XCTAssertTrue(withNaN.allSatisfy(\.isFinite))
+        XCTAssertEqual(withNaN, gradients(padding: 0))
+    }
+
+    /// The gradient trailer is the caller's: a run overwrites the parameter gradients only.
+    func testRunLeavesTheGradientTrailerAlone() {
+        let model = LSTMModel(config: config, slots: 2, window: 3, gradientTrailer: 3)
+        randomize(model, seed: 2)
+        let batch = WindowBatch(config: config, slots: 2, window: 3)
+        var random = TestRandom(3)
+        fillBatch(batch, config: config, patterns: [.full, .full], targets: .perStep, random: &random)
+        XCTAssertEqual(model.gradients.count, model.layout.count + 3)
+        for k in model.layout.count ..< model.gradients.count { model.gradients[k] = Float(k) }
+        let trailer = Array(model.gradients[model.layout.count...])
+        _ = model.run(batch, backward: true)
+        XCTAssertEqual(Array(model.gradients[model.layout.count...]), trailer)
+        batch.targetMask.update(repeating: 0)
+        _ = model.run(batch, backward: true)
+        XCTAssertEqual(Array(model.gradients[model.layout.count...]), trailer)
+    }
 }
