@@ -184,13 +184,13 @@ func gatesBackward(_ s: LayerShape, step t: Int, mask: UnsafePointer<Float>, act
 }
 
 /// One unit for up to 16 slots, backward. gates: activations i, f, g, o `quarter` floats apart, replaced
-/// by the gradients of their pre-activations; d/d(h_t) lies `stateBlock` floats after hiddenGradientBefore = d/d(h_{t-1}), to which
-/// masked slots pass theirs; cellGradient in: d/d(c_t), out: d/d(c_{t-1}).
+/// by the gradients of their pre-activations; c_t and d/d(h_t) lie `stateBlock` floats after cellBefore
+/// and hiddenGradientBefore = d/d(h_{t-1}), to which masked slots pass theirs; cellGradient in: d/d(c_t),
+/// out: d/d(c_{t-1}).
 @_transparent
 func cellBackward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int, mask: UnsafePointer<Float>,
-                  cellBefore: UnsafePointer<Float>,
-                  hiddenGradientBefore: UnsafeMutablePointer<Float>, stateBlock: Int,
-                  cellGradient: UnsafeMutablePointer<Float>) {
+                  cellBefore: UnsafePointer<Float>, hiddenGradientBefore: UnsafeMutablePointer<Float>,
+                  stateBlock: Int, cellGradient: UnsafeMutablePointer<Float>) {
     let i = loadVector(gates, n), f = loadVector(gates + quarter, n)
     let g = loadVector(gates + 2 * quarter, n), o = loadVector(gates + 3 * quarter, n)
     let masked = loadVector(mask, n) .== 0, zero = Vector()

@@ -46,9 +46,12 @@ public final class WindowBatch {
 }
 
 extension UnsafeMutableBufferPointer where Element: Numeric {
-    /// A new buffer of `count` zeros (the caller deallocates it).
+    /// A new buffer of `count` zeros on a cache-line boundary, so vector loads never split a line
+    /// differently from one process to the next (the caller deallocates it).
     static func zeroed(_ count: Int) -> Self {
-        let buffer = Self.allocate(capacity: count)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(count, 1) * MemoryLayout<Element>.stride,
+                                                   alignment: 64)
+        let buffer = Self(start: raw.bindMemory(to: Element.self, capacity: count), count: count)
         buffer.initialize(repeating: 0)
         return buffer
     }

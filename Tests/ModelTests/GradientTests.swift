@@ -29,16 +29,18 @@ final class GradientTests: XCTestCase {
         }
     }
 
-    /// 17 units: one full 16-lane vector plus a one-lane tail in every gate pass.
-    func testGradientsAcrossVectorTail() {
-        checkGradients(input: .features(2), head: .multiclass, outputs: 2, layers: 1, targets: .perStep, hidden: 17)
+    /// 18 slots: the gate passes run over slots, so one full 16-lane vector and a 2-lane tail.
+    func testGradientsWithAFullVectorOfSlots() {
+        checkGradients(input: .features(2), head: .multiclass, outputs: 2, layers: 2, targets: .perStep, hidden: 2,
+                       slots: 18)
     }
 
-    /// Slots: pre-padded, post-padded, full, idle; random parameters and incoming state.
+    /// Slots cycle through pre-padded, post-padded, full and idle; random parameters and incoming state.
     func checkGradients(input: ModelInput, head: Head, outputs: Int, layers: Int, targets: TargetKind,
-                        hidden: Int = 5, file: StaticString = #filePath, line: UInt = #line) {
+                        hidden: Int = 5, slots: Int = 4, file: StaticString = #filePath, line: UInt = #line) {
         let config = ModelConfig(input: input, hidden: hidden, layers: layers, head: head, outputs: outputs)
-        let patterns: [SlotPattern] = [.prePadded(2), .postPadded(2), .full, .idle]
+        let cycle: [SlotPattern] = [.prePadded(2), .postPadded(2), .full, .idle]
+        let patterns = (0 ..< slots).map { cycle[$0 % cycle.count] }
         let model = LSTMModel(config: config, slots: patterns.count, window: 6)
         randomize(model, seed: 7)
         let batch = WindowBatch(config: config, slots: patterns.count, window: 6)

@@ -22,7 +22,9 @@ final class ReferenceTests: XCTestCase {
 
     func compareWithNumpy(_ config: ModelConfig, targets: TargetKind) throws {
         let python = try pythonWithNumpy()
-        let patterns: [SlotPattern] = [.full, .prePadded(3), .postPadded(2), .idle]
+        // 17 slots: one full 16-lane vector in the gate passes, and a tail.
+        let cycle: [SlotPattern] = [.full, .prePadded(3), .postPadded(2), .idle]
+        let patterns = (0 ..< 17).map { cycle[$0 % cycle.count] }
         let model = LSTMModel(config: config, slots: patterns.count, window: 7)
         randomize(model, seed: 17)
         let batch = WindowBatch(config: config, slots: patterns.count, window: 7)

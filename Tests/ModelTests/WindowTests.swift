@@ -134,6 +134,21 @@ final class WindowTests: XCTestCase {
         XCTAssertNotEqual(model.hidden.array, startHidden, "the state still advances")
     }
 
+    /// What a resumed run relies on: a second model built from the same parameters and state (its
+    /// buffers elsewhere in memory) computes the same bits.
+    func testASeparateModelWithTheSameStateComputesTheSameBits() {
+        let first = makeModel(slots: 3, window: 5), second = makeModel(slots: 3, window: 5)
+        let batch = WindowBatch(config: config, slots: 3, window: 5)
+        var random = TestRandom(31)
+        fillBatch(batch, config: config, patterns: [.full, .prePadded(2), .postPadded(1)], targets: .perStep, random: &random)
+        let results = [first, second].map { model in
+            let result = model.run(batch, backward: true)
+            return (result, Array(model.gradients) + model.hidden.array + model.cell.array + Array(model.outputs))
+        }
+        XCTAssertEqual(results[0].0, results[1].0)
+        XCTAssertEqual(results[0].1, results[1].1)
+    }
+
     func testRunsAreBitIdentical() {
         let model = makeModel(slots: 3, window: 5)
         let batch = WindowBatch(config: config, slots: 3, window: 5)
