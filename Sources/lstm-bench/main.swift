@@ -9,7 +9,18 @@ import Model
 struct LSTMBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lstm-bench", abstract: "Throughput benchmarks for lstm-dist.",
-        subcommands: [ModelBench.self])
+        subcommands: [ModelBench.self, SgemmBench.self])
+}
+
+/// The ceiling other benchmarks (scripts/bench-train.sh) divide by.
+struct SgemmBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sgemm", abstract: "This machine's single-thread sgemm rate (2048^3, best of 6), GFLOP/s.")
+
+    func run() {
+        openblas_set_num_threads(1)
+        print(format(measureSgemmGFlops(size: 2048), 1))
+    }
 }
 
 /// One benchmarked model shape; every timestep of every slot is valid and scored (per-step multiclass
@@ -118,20 +129,6 @@ struct ModelBench: ParsableCommand {
         return measured
     }
 
-    /// The best of six single-thread n x n x n sgemms, GFLOP/s: the ceiling is what the core can do,
-    /// so the best run (not a median dragged down by neighbours' cache traffic) is the conservative divisor.
-    func measureSgemmGFlops(size n: Int) -> Double {
-        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-        var c = [Float](repeating: 0, count: n * n)
-        let rates = (0 ..< 6).map { _ in
-            let start = threadCPUTime()
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(n), blasint(n),
-                        1, a, blasint(n), b, blasint(n), 0, &c, blasint(n))
-            return 2 * pow(Double(n), 3) / (threadCPUTime() - start).seconds / 1e9
-        }
-        return rates.max()!
-    }
-
     func readPreviousFigures(kernels: String) -> [String: Any]? {
         guard let data = FileManager.default.contents(atPath: results),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -152,6 +149,20 @@ struct ModelBench: ParsableCommand {
         try data.write(to: URL(fileURLWithPath: results))
         print("figures written to \(results) under model.\(kernels)")
     }
+}
+
+/// The best of six single-thread n x n x n sgemms, GFLOP/s: the ceiling is what the core can do,
+/// so the best run (not a median dragged down by neighbours' cache traffic) is the conservative divisor.
+func measureSgemmGFlops(size n: Int) -> Double {
+    let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+    var c = [Float](repeating: 0, count: n * n)
+    let rates = (0 ..< 6).map { _ in
+        let start = threadCPUTime()
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(n), blasint(n),
+                    1, a, blasint(n), b, blasint(n), 0, &c, blasint(n))
+        return 2 * pow(Double(n), 3) / (threadCPUTime() - start).seconds / 1e9
+    }
+    return rates.max()!
 }
 
 extension Duration {
