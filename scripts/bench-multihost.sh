@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Multi-host benchmark (issue 7; a figure, not a timed test): tokens/s of the charlm
 # configuration with two ranks on two hosts over TCP (scripts/two-hosts.sh) against the same
-# two ranks on one host over shared memory, and the share of step time spent in the allreduce.
+# two ranks on one host over shared memory, and the share of step time spent in the allreduce
+# (medians over the run), with the ratio to the previous run (scripts/bench-results.json).
 #
 #   scripts/bench-multihost.sh [EXTRA TRAIN ARGS...]
 #
@@ -31,30 +32,37 @@ trap 'rm -rf "$work"' EXIT
 train=("$bin" train "$work/text.h5" --slots 16 --window 64 --embedding 64 --hidden 256 --layers 1
     --epochs 1000 --max-steps "$steps" "$@")
 
-# Runs from $work so that checkpoints land there; prints "TOKENS_PER_S ALLREDUCE_PERCENT" from
-# the last progress line ("... 12345 tok/s  allreduce 3.2%  ETA 0:10").
+python=${PYTHON:-$root/.venv/bin/python}
+
+# Runs from $work so that checkpoints land there; prints "TOKENS_PER_S ALLREDUCE_SHARE", the
+# medians of the run's step log.
 run() {
-    local out=$work/out status=0
-    (cd "$work" && "$@" >"$out" 2>&1) || status=$?
+    local out=$work/out log=$work/log.jsonl status=0
+    rm -f "$log"
+    (cd "$work" && "$@" --log "$log" >"$out" 2>&1) || status=$?
     if [ "$status" -ne 0 ]; then
         [ "$status" -eq 77 ] && { tail -n 1 "$out" >&2; exit 77; }
         echo "error: exit $status from: $*" >&2
         cat "$out" >&2
         exit 1
     fi
-    local figures
-    figures=$(sed -n 's/.* \([0-9.]*\) tok\/s  allreduce \([0-9.]*\)%.*/\1 \2/p' "$out" | tail -n 1)
-    [ -n "$figures" ] || { echo "error: no progress line from: $*" >&2; cat "$out" >&2; exit 1; }
-    echo "$figures"
+    "$python" "$root/scripts/bench_figures.py" medians "$log"
 }
 
 # Unbound on one host too, so that only the transport differs between the two runs.
 local_figures=$(run mpirun -n 2 --bind-to none "${train[@]}")
 tcp_figures=$(run "$root/scripts/two-hosts.sh" --ranks-per-host 1 -- "${train[@]}")
-read -r local_tokens local_share <<<"$local_figures"
-read -r tcp_tokens tcp_share <<<"$tcp_figures"
 
-echo "charlm (embedding 64, hidden 256, 1 layer, window 64), 2 ranks x 16 slots, $steps steps"
-printf '%-28s %10s %12s\n' "" "tok/s" "allreduce"
-printf '%-28s %10s %11s%%\n' "one host, shared memory" "$local_tokens" "$local_share"
-printf '%-28s %10s %11s%%\n' "two hosts, TCP over veth" "$tcp_tokens" "$tcp_share"
+"$python" - "$steps" $local_figures $tcp_figures <<'PY'
+import sys
+sys.path.insert(0, "scripts")
+from bench_figures import compare_and_store
+steps, local_tokens, local_share, tcp_tokens, tcp_share = int(sys.argv[1]), *map(float, sys.argv[2:])
+print(f"charlm (embedding 64, hidden 256, 1 layer, window 64), 2 ranks x 16 slots, {steps} steps")
+print(f"{'':28} {'tok/s':>10} {'allreduce':>10}")
+print(f"{'one host, shared memory':28} {local_tokens:10.0f} {100 * local_share:9.1f}%")
+print(f"{'two hosts, TCP over veth':28} {tcp_tokens:10.0f} {100 * tcp_share:9.1f}%")
+print(f"two hosts / one host: {tcp_tokens / local_tokens:.3f}x")
+compare_and_store(["multihost"], {"one_host_tokens_per_s": round(local_tokens), "one_host_allreduce_share": round(local_share, 4),
+                                  "two_hosts_tokens_per_s": round(tcp_tokens), "two_hosts_allreduce_share": round(tcp_share, 4)})
+PY

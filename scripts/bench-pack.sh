@@ -10,7 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mb=${1:-1024}
 python=${PYTHON:-.venv/bin/python}
-results=scripts/bench-results.json
 
 swift build -c release --product lstm-dist >/dev/null
 binary="$(swift build -c release --show-bin-path)/lstm-dist"
@@ -52,10 +51,10 @@ swift_seconds=$seconds swift_peak=$peak_mb
 measure "$python" scripts/pack_reference.py "$work/input.csv" "$work/python.h5"
 python_seconds=$seconds python_peak=$peak_mb
 
-"$python" - "$work" "$input_mb" "$swift_seconds" "$swift_peak" "$python_seconds" "$python_peak" "$results" <<'PY'
-import datetime, json, os, sys
+"$python" - "$work" "$input_mb" "$swift_seconds" "$swift_peak" "$python_seconds" "$python_peak" <<'PY'
+import datetime, sys
 import h5py, numpy as np
-work, size, swift_s, swift_peak, python_s, python_peak, results = sys.argv[1:]
+work, size, swift_s, swift_peak, python_s, python_peak = sys.argv[1:]
 size, swift_s, python_s = float(size), float(swift_s), float(python_s)
 with h5py.File(f"{work}/swift.h5") as a, h5py.File(f"{work}/python.h5") as b:
     for name in ("lengths", "targets"):
@@ -69,13 +68,7 @@ now = {"date": datetime.date.today().isoformat(), "input_mb": size, "mb_per_s": 
 print(f"lstm-dist pack: {swift_s:.1f} s, {now['mb_per_s']} MB/s, peak RSS {swift_peak} MB   (targets: >= 100 MB/s, < 256 MB)")
 print(f"python reference: {python_s:.1f} s, {now['python_mb_per_s']} MB/s, peak RSS {python_peak} MB")
 print(f"ratio: {now['ratio_to_python']}x faster than Python   (target: >= 5x); outputs agree")
-# One file holds every benchmark's figures, each under its own key.
-stored = json.load(open(results)) if os.path.exists(results) else {}
-if "pack" in stored:
-    before = stored["pack"]
-    print(f"previous: {before['mb_per_s']} MB/s ({before['input_mb']:.0f} MB, {before['date']}), "
-          f"now {now['mb_per_s']} ({now['mb_per_s'] / before['mb_per_s']:.2f}x)")
-stored["pack"] = now
-json.dump(stored, open(results, "w"), indent=2)
-open(results, "a").write("\n")
+sys.path.insert(0, "scripts")
+from bench_figures import compare_and_store
+compare_and_store(["pack"], now)
 PY

@@ -41,34 +41,24 @@ end=$(date +%s.%N)
 
 vocabulary=$("$bin" inspect "$work/text.h5" --json | "$python" -c 'import json, sys; print(json.load(sys.stdin)["vocab_size"])')
 "$python" - "$work" "$start" "$end" "$peak" "$vocabulary" "${OPENBLAS_CORETYPE:-auto}" <<'PY'
-import json, statistics, sys
+import sys
 from pathlib import Path
+sys.path.insert(0, "scripts")
+from bench_figures import compare_and_store, medians
 work, start, end, peak, vocabulary, kernels = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
 # Training FLOPs per token as issue 3 counts them: 3 x (2 (I + H) 4H + 2 H V).
 flops_per_token = 3 * (2 * (64 + 256) * 4 * 256 + 2 * 256 * vocabulary)
-
-def medians(log):
-    steps = [json.loads(line) for line in open(log) if '"event"' not in line][10:]  # skip warm-up
-    return statistics.median(s["tokens_per_s"] for s in steps), statistics.median(s["allreduce_share"] for s in steps)
-
 one, _ = medians(work / "one.jsonl")
 two, share = medians(work / "two.jsonl")
-now = {"sgemm_gflops": peak, "charlm_tokens_per_s_1_rank": round(one), "charlm_tokens_per_s_2_ranks": round(two),
-       "scaling_2_ranks": round(two / one, 3), "allreduce_share_2_ranks": round(share, 4),
-       "seed_workload_seconds_2_ranks": round(end - start, 2)}
-results_path = Path("scripts/bench-results.json")
-results = json.loads(results_path.read_text()) if results_path.exists() else {}
-# Figures are kept per BLAS kernel choice, so a run compares with the same kernels.
-before = results.get("train", {}).get(kernels, {})
 print(f"BLAS kernels: {kernels}; single-thread sgemm peak {peak:.1f} GFLOP/s; {flops_per_token / 1e6:.2f} MFLOP per token (V = {vocabulary})")
 print(f"charlm, 32 slots per rank, window 64: 1 rank {one:,.0f} tok/s ({one * flops_per_token / (peak * 1e9):.1%} of 1 core's peak), "
       f"2 ranks {two:,.0f} tok/s ({two * flops_per_token / (2 * peak * 1e9):.1%} of 2 cores' peak)")
 print(f"scaling 2 ranks / 1 rank: {two / one:.3f}x (target >= 1.85)")
 print(f"allreduce + waiting, 2 ranks: {100 * share:.1f}% of step time (target < 5%)")
 print(f"seed post's workload (1000 x 10 steps, hidden 64, 10 epochs) under mpirun -n 2: {end - start:.2f} s wall (Keras, batch 1: 21 s)")
-for key, value in now.items():
-    if key in before:
-        print(f"  {key}: previous {before[key]}, now {value} ({value / before[key]:.3f}x)")
-results.setdefault("train", {})[kernels] = now
-results_path.write_text(json.dumps(results, indent=2) + "\n")
+# Figures are kept per BLAS kernel choice, so a run compares with the same kernels.
+compare_and_store(["train", kernels], {
+    "sgemm_gflops": peak, "charlm_tokens_per_s_1_rank": round(one), "charlm_tokens_per_s_2_ranks": round(two),
+    "scaling_2_ranks": round(two / one, 3), "allreduce_share_2_ranks": round(share, 4),
+    "seed_workload_seconds_2_ranks": round(end - start, 2)})
 PY
