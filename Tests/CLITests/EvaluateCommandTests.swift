@@ -12,12 +12,9 @@ final class EvaluateCommandTests: XCTestCase {
         folder = try TemporaryFolder()
     }
 
-    /// 203 rows of up to 12 timesteps, 2 features, binary per-row targets on varied lengths.
     private func rowsDataset(_ name: String = "rows.h5", rows: Int = 203, features: Int = 2, task: Task = .binary) throws -> String {
         let path = folder.file(name)
-        try writeFeatureDataset(path, rows: rows, length: 12, features: features, task: task, lengths: { 3 + $0 % 10 },
-                                value: { row, t, f in sin(Float(row * 7 + t * (f + 1))) },
-                                label: { row, _ in row % 3 == 0 ? 1 : 0 })
+        try writeVariedRows(path, rows: rows, features: features, task: task)
         return path
     }
 

@@ -14,9 +14,7 @@ final class MultiHostTests: XCTestCase {
     override func setUpWithError() throws {
         folder = try TemporaryFolder()
         dataset = folder.file("rows.h5")
-        try writeFeatureDataset(dataset, rows: 203, length: 12, features: 2, lengths: { 3 + $0 % 10 },
-                                value: { row, t, f in sin(Float(row * 7 + t * (f + 1))) },
-                                label: { row, _ in row % 3 == 0 ? 1 : 0 })
+        try writeVariedRows(dataset)
     }
 
     /// Runs to the end on two hosts, or skips when this machine cannot make them.

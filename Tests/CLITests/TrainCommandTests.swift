@@ -6,17 +6,13 @@ import XCTest
 /// `lstm-dist train` as a user runs it: the built binary, alone and under real `mpirun`.
 final class TrainCommandTests: XCTestCase {
     private var folder: TemporaryFolder!
-    /// 203 rows (no global slot count here divides it) of 12 timesteps with 3 windows of 4:
-    /// binary per-row targets on varied lengths, so the first windows of a row are steps
-    /// without targets.
+    /// `writeVariedRows`: 203 rows, 3 windows of 4 each, targets in the last window only.
     private var dataset: String!
 
     override func setUpWithError() throws {
         folder = try TemporaryFolder()
         dataset = folder.file("rows.h5")
-        try writeFeatureDataset(dataset, rows: 203, length: 12, features: 2, lengths: { 3 + $0 % 10 },
-                                value: { row, t, f in sin(Float(row * 7 + t * (f + 1))) },
-                                label: { row, _ in row % 3 == 0 ? 1 : 0 })
+        try writeVariedRows(dataset)
     }
 
     private func train(_ arguments: [String], ranks: Int? = nil, checkpoints: String) throws -> CommandResult {

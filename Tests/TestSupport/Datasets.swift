@@ -44,3 +44,12 @@ public func writePulseStream(_ path: String, rows: Int) throws {
                             value: { row, t, _ in row % 2 == 0 && t == 0 ? (signs[row / 2] ? 1 : -1) : 0 },
                             label: { row, _ in signs[row / 2] ? 1 : 0 })
 }
+
+/// Rows of up to 12 timesteps (varied lengths, pre-padded) with 2 features by default and a
+/// binary per-row target: with `--window 4`, 3 windows per row, the first ones without targets.
+/// 203 rows by default, a count no global slot count in the tests divides.
+public func writeVariedRows(_ path: String, rows: Int = 203, features: Int = 2, task: Task = .binary) throws {
+    try writeFeatureDataset(path, rows: rows, length: 12, features: features, task: task, lengths: { 3 + $0 % 10 },
+                            value: { row, t, f in sin(Float(row * 7 + t * (f + 1))) },
+                            label: { row, _ in row % 3 == 0 ? 1 : 0 })
+}
