@@ -139,6 +139,10 @@ struct RestoredCheckpoint {
         let config = try request.resumed(from: try checkpoint.config(path), savedRanks: try checkpoint.int("ranks", path), ranks: ranks)
         let optimizerState = makeOptimizer(config, parameterCount: 0).state.map { "optimizer/\($0.name)" }
         try checkpoint.checkShapes(["model"] + optimizerState, of: ParameterLayout(config.modelConfig(for: dataset.header)), path)
+        let stateShape = [config.shape.layers!, config.slotsPerRank! * ranks, config.shape.hidden!]
+        for name in ["state/h", "state/c"] where checkpoint.tensors[name]?.shape != stateShape {
+            throw TrainingError("\(path): \(name) has shape \(checkpoint.tensors[name]?.shape.description ?? "none"), expected \(stateShape)")
+        }
         let sums = TargetSums(loss: try checkpoint.double("epoch_loss_sum", path), targets: Double(try checkpoint.int("epoch_targets", path)),
                               correct: Double(try checkpoint.int("epoch_correct", path)))
         let position = TrainingPosition(epoch: try checkpoint.int("epoch", path), step: try checkpoint.int("step", path),
@@ -157,10 +161,8 @@ struct RestoredCheckpoint {
 
         let layers = model.config.layers, H = model.config.hidden, B = model.slots, S = B * comm.size
         for (name, local) in [("state/h", model.hidden), ("state/c", model.cell)] {
+            // Shapes were checked by `decide`.
             let whole = checkpoint?.tensors[name]?.values ?? []
-            guard !comm.isRoot || whole.count == layers * S * H else {
-                throw TrainingError("\(path): \(name) does not hold \(layers) layers x \(S) slots x \(H) units")
-            }
             try whole.withUnsafeBufferPointer { whole in
                 for layer in 0..<layers {
                     let from = comm.isRoot ? UnsafeBufferPointer(rebasing: whole[layer * S * H ..< (layer + 1) * S * H]) : whole
