@@ -9,7 +9,7 @@ final class EvaluateCommandTests: XCTestCase {
     private var folder: TemporaryFolder!
 
     override func setUpWithError() throws {
-        folder = try TemporaryFolder()
+        folder = try makeTemporaryFolder()
     }
 
     private func rowsDataset(_ name: String = "rows.h5", rows: Int = 203, features: Int = 2, task: Task = .binary) throws -> String {

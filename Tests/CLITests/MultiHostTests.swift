@@ -12,7 +12,7 @@ final class MultiHostTests: XCTestCase {
     private let sgd = ["--window", "4", "--hidden", "8", "--optimizer", "sgd", "--lr", "0.5", "--epochs", "2"]
 
     override func setUpWithError() throws {
-        folder = try TemporaryFolder()
+        folder = try makeTemporaryFolder()
         dataset = folder.file("rows.h5")
         try writeVariedRows(dataset)
     }

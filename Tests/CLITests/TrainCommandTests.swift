@@ -10,7 +10,7 @@ final class TrainCommandTests: XCTestCase {
     private var dataset: String!
 
     override func setUpWithError() throws {
-        folder = try TemporaryFolder()
+        folder = try makeTemporaryFolder()
         dataset = folder.file("rows.h5")
         try writeVariedRows(dataset)
     }

@@ -5,7 +5,7 @@ import XCTest
 
 final class AtomicOutputTests: XCTestCase {
     func testBodyWritesATemporaryFileBesideTheOutputThatIsRenamedIntoPlace() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let output = folder.file("ckpt-00000010.h5")
         let temporary = try AtomicOutput.write(to: output, force: false) { temporary in
             XCTAssertFalse(FileManager.default.fileExists(atPath: output))
@@ -18,7 +18,7 @@ final class AtomicOutputTests: XCTestCase {
     }
 
     func testFailingBodyLeavesTheOldFileAndNoTemporary() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let output = try folder.write("out.h5", "old")
         struct Interrupted: Error {}
         XCTAssertThrowsError(try AtomicOutput.write(to: output, force: true) { temporary in
@@ -30,7 +30,7 @@ final class AtomicOutputTests: XCTestCase {
     }
 
     func testExistingOutputNeedsForceAndMissingFolderIsNamed() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let output = try folder.write("out.h5", "old")
         XCTAssertThrowsError(try AtomicOutput.checkDestination(output, force: false)) {
             XCTAssertEqual("\($0)", "\(output): already exists (pass --force to replace it)")

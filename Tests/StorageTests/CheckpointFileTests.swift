@@ -7,7 +7,7 @@ final class CheckpointFileTests: XCTestCase {
     private var folder: String { temporary.path }
 
     override func setUpWithError() throws {
-        temporary = try TemporaryFolder()
+        temporary = try makeTemporaryFolder()
     }
 
     func testEveryTensorAttributeAndTheVocabularyReadBackAsWritten() throws {

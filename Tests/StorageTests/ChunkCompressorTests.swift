@@ -6,7 +6,7 @@ final class ChunkCompressorTests: XCTestCase {
     /// Chunks compressed by Storage must decode through HDF5's own shuffle and deflate filters,
     /// with libdeflate and with the zlib fallback of systems that lack it.
     func testChunksCompressedHereAreDecodedByHDF5sFiltersWithEitherLibrary() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let file = try H5File(path: folder.file("c.h5"), mode: .truncate)
         let values = (0..<600).map { Float($0) * 0.37 - 50 }
         for (name, preferLibdeflate) in [("libdeflate", true), ("zlib", false)] {

@@ -10,7 +10,7 @@ final class DatasetFileTests: XCTestCase {
     }
 
     func testWrittenBlocksReadBackAsTheSameRowsAndHeader() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let path = folder.file("d.h5")
         let header = header()
         var first = RowBlock(header: header, start: 0, count: 2)
@@ -39,7 +39,7 @@ final class DatasetFileTests: XCTestCase {
     }
 
     func testWriterRefusesBlocksOutOfOrderAndUnfinishedFiles() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let writer = try DatasetWriter(path: folder.file("d.h5"), header: header(), compression: 0)
         XCTAssertThrowsError(try writer.append(RowBlock(header: header(), start: 1, count: 1)))
         XCTAssertThrowsError(try writer.finish()) { error in
@@ -50,7 +50,7 @@ final class DatasetFileTests: XCTestCase {
     /// h5py's defaults: float64 and int64 arrays, contiguous, strings as variable-length UTF-8,
     /// float targets of shape [N] for one regression value.
     func testDatasetWrittenWithH5pyDefaultTypesIsReadWithConversion() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let path = folder.file("h5py.h5")
         do {
             let file = try H5File(path: path, mode: .truncate)
@@ -74,7 +74,7 @@ final class DatasetFileTests: XCTestCase {
     }
 
     func testOpeningAFileThatIsNotADatasetSaysSo() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let path = folder.file("ckpt.h5")
         try H5File(path: path, mode: .truncate).setAttribute("format", .string("lstm-dist checkpoint"))
         XCTAssertThrowsError(try DatasetReader(path: path)) { error in
@@ -88,7 +88,7 @@ final class DatasetFileTests: XCTestCase {
     }
 
     func testArraysWhoseShapesDisagreeAreRefusedByName() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let path = folder.file("bad.h5")
         do {
             let writer = try DatasetWriter(path: path, header: header(), compression: 0)
@@ -105,7 +105,7 @@ final class DatasetFileTests: XCTestCase {
     }
 
     func testMissingDatasetIsNamedInTheError() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let path = folder.file("partial.h5")
         let file = try H5File(path: path, mode: .truncate)
         XCTAssertThrowsError(try file.dataset("/inputs")) { XCTAssertEqual("\($0)", "\(path): dataset /inputs: not found") }

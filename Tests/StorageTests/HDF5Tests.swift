@@ -5,7 +5,7 @@ import XCTest
 
 final class HDF5Tests: XCTestCase {
     func testAttributesRoundTripAsInt64Float64AndUTF8Strings() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let file = try H5File(path: folder.file("a.h5"), mode: .truncate)
         let group = try file.createGroup("/model/lstm_0")
         try group.setAttribute("units", .int(-7))
@@ -19,7 +19,7 @@ final class HDF5Tests: XCTestCase {
     }
 
     func testHyperslabWritesAndReadsOfRowRangesMeetInTheMiddle() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let file = try H5File(path: folder.file("r.h5"), mode: .truncate)
         let dataset = try file.createDataset("/g/x", of: Float.self, shape: [4, 2], chunks: [3, 2], compression: 4)
         try [Float](repeating: 1, count: 4).withUnsafeBufferPointer { try dataset.write($0, rowsFrom: 0) }
@@ -32,7 +32,7 @@ final class HDF5Tests: XCTestCase {
     }
 
     func testFixedLengthStringAttributeIsReadWithoutPadding() throws {
-        let folder = try TemporaryFolder()
+        let folder = try makeTemporaryFolder()
         let path = folder.file("fixed.h5")
         // Written through the C API: Storage itself only writes variable-length strings.
         let file = H5Fcreate(path, lstm_h5f_acc_trunc(), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))

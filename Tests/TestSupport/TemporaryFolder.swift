@@ -1,6 +1,7 @@
 import Foundation
+import XCTest
 
-/// A fresh folder per test, removed at the end.
+/// A fresh folder, removed when the last reference goes (see `makeTemporaryFolder` for tests).
 public final class TemporaryFolder {
     public let path: String
 
@@ -21,4 +22,14 @@ public final class TemporaryFolder {
 
     /// Every name in the folder, hidden temporaries included.
     public var contents: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
+}
+
+extension XCTestCase {
+    /// A fresh folder removed when the test ends. XCTest keeps every test case object until the
+    /// whole run ends, so a folder held in a property would otherwise outlive its test.
+    public func makeTemporaryFolder() throws -> TemporaryFolder {
+        let folder = try TemporaryFolder()
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: folder.path) }
+        return folder
+    }
 }

@@ -22,7 +22,7 @@ final class StatefulLearningTests: XCTestCase {
     }
 
     func testAnAnswerInAnEarlierWindowIsLearnedWithCarriedStateButNotWhenResetPerRow() throws {
-        let scratch = try TemporaryFolder()
+        let scratch = try makeTemporaryFolder()
         let dataset = scratch.file("stream.h5")
         try writePulseStream(dataset, rows: 400)
         let carried = try lastEpochAccuracy(reset: .epoch, dataset: dataset, scratch: scratch)

@@ -16,7 +16,7 @@ final class StreamFeederTests: XCTestCase {
     }
 
     func testEachGlobalSlotReadsItsOwnRowsWindowByWindowAndIdlesAtTheEnd() throws {
-        let scratch = try TemporaryFolder()
+        let scratch = try makeTemporaryFolder()
         let (rows, length, window, slotsPerRank, ranks) = (11, 6, 3, 2, 2)
         let reader = try rowAndTimestepDataset(scratch, rows: rows, length: length, padding: .pre, lengths: { _ in 6 })
         let layout = try StreamLayout(rows: rows, length: length, window: window, globalSlots: ranks * slotsPerRank)
@@ -55,7 +55,7 @@ final class StreamFeederTests: XCTestCase {
 
     func testPaddingIsMaskedAndTheRowTargetSitsOnTheLastValidStepForPreAndPost() throws {
         for padding in [Padding.pre, .post] {
-            let scratch = try TemporaryFolder()
+            let scratch = try makeTemporaryFolder()
             let reader = try rowAndTimestepDataset(scratch, rows: 2, length: 6, padding: padding, lengths: { $0 == 0 ? 2 : 6 })
             let layout = try StreamLayout(rows: 2, length: 6, window: 6, globalSlots: 2)
             let batch = WindowBatch(config: ModelConfig(input: .features(2), hidden: 4, layers: 1, head: .binary, outputs: 1), slots: 2, window: 6)
