@@ -90,28 +90,44 @@ public struct Checkpoint: Sendable {
 
     /// The checkpoint with the highest global step in `directory`, or nil when there is none.
     public static func latest(in directory: String) throws -> String? {
-        try files(in: directory).max { $0.step < $1.step }.map { directory + "/" + $0.name }
+        try checkpoints(in: directory).max { $0.step < $1.step }.map { directory + "/" + $0.name }
     }
 
-    /// Deletes all but the `keep` checkpoints with the highest global steps in `directory`.
+    /// Deletes all but the `keep` checkpoints with the highest global steps in `directory`, and
+    /// the temporary files of writers that were killed mid-write (the writer's PID is in the
+    /// name, and no such process is left on this host).
     public static func prune(_ directory: String, keep: Int) throws {
-        for old in try files(in: directory).sorted(by: { $0.step > $1.step }).dropFirst(max(keep, 1)) {
+        for old in try checkpoints(in: directory).sorted(by: { $0.step > $1.step }).dropFirst(max(keep, 1)) {
             unlink(directory + "/" + old.name)
+        }
+        for name in try fileNames(in: directory) where isAbandonedTemporary(name) {
+            unlink(directory + "/" + name)
         }
     }
 
-    /// Every `ckpt-NNNNNNNN.h5` in `directory` (none when it does not exist). Wraps `readdir`.
-    private static func files(in directory: String) throws -> [(step: Int, name: String)] {
+    /// `.ckpt-NNNNNNNN.h5.PID.tmp` (AtomicOutput's name) whose writer no longer runs.
+    static func isAbandonedTemporary(_ name: String) -> Bool {
+        let parts = name.split(separator: ".")
+        guard name.hasPrefix(".ckpt-"), parts.count == 4, parts[3] == "tmp", let pid = Int32(parts[2]) else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+
+    /// Every `ckpt-NNNNNNNN.h5` in `directory`.
+    private static func checkpoints(in directory: String) throws -> [(step: Int, name: String)] {
+        try fileNames(in: directory).compactMap { name in globalStep(fileName: name).map { (step: $0, name: name) } }
+    }
+
+    /// The names in `directory` (none when it does not exist). Wraps `readdir`.
+    private static func fileNames(in directory: String) throws -> [String] {
         guard let folder = opendir(directory) else {
             if errno == ENOENT { return [] }
             throw StorageError("\(directory): cannot list checkpoints: \(String(cString: strerror(errno)))")
         }
         defer { closedir(folder) }
-        var found: [(step: Int, name: String)] = []
+        var names: [String] = []
         while let entry = readdir(folder) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if let step = globalStep(fileName: name) { found.append((step, name)) }
+            names.append(withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
         }
-        return found
+        return names
     }
 }

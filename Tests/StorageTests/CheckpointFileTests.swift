@@ -45,6 +45,13 @@ final class CheckpointFileTests: XCTestCase {
         XCTAssertNil(try Checkpoint.latest(in: folder + "/missing"))
     }
 
+    func testPruneRemovesTheTemporaryFilesOfDeadWritersOnly() throws {
+        let dead = ".ckpt-00000010.h5.\(Int32.max - 1).tmp", alive = ".ckpt-00000020.h5.\(getpid()).tmp"
+        for name in [dead, alive] { XCTAssertTrue(FileManager.default.createFile(atPath: folder + "/" + name, contents: Data([1]))) }
+        try Checkpoint.prune(folder, keep: 3)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder), [alive])
+    }
+
     func testADatasetFileIsRefusedAsACheckpoint() throws {
         let path = folder + "/data.h5"
         let file = try H5File(path: path, mode: .truncate)
