@@ -25,8 +25,7 @@ struct Evaluation {
 
         var local = TargetSums()
         for step in 0..<layout.stepsPerEpoch {
-            let startingRow = try feeder.fill(batch, step: step)
-            if reset == .row { for slot in startingRow { model.resetState(slot: slot) } }
+            try feeder.fill(batch, step: step) { slot in if reset == .row { model.resetState(slot: slot) } }
             let result = model.run(batch, backward: false)
             local += TargetSums(loss: result.lossSum, targets: Double(result.targets), correct: Double(result.correct))
             try visit(step, layout)

@@ -5,21 +5,22 @@ import Storage
 /// Fills one rank's window batch at each step of the stream layout: the rows its slots read,
 /// the masks that keep padding and idle slots out of the state and the loss, and the targets.
 ///
-/// Each slot reads its rows in blocks of consecutive rows, so a rank holds its slots' current
-/// blocks, never its whole shard.
+/// Each slot reads its rows in blocks of consecutive rows, the next block read in the background
+/// while the current one is used: a rank holds two blocks per slot, never its whole shard.
 final class StreamFeeder {
     let layout: StreamLayout
     /// The global slots this rank owns; local slot b is global slot `slots.lowerBound + b`.
     let slots: Range<Int>
-    private let reader: DatasetReader
     private let header: DatasetHeader
+    private let rows: RowPrefetcher
+    /// Rows per block; a slot's k-th block holds its rows of ordinals `k*blockRows ..< (k+1)*blockRows`.
     private let blockRows: Int
     private var blocks: [RowBlock?]
 
     /// - Parameter blockBytes: roughly how much input one slot's block of rows may hold.
     init(reader: DatasetReader, layout: StreamLayout, slots: Range<Int>, blockBytes: Int = 1 << 20) {
-        self.reader = reader
         self.header = reader.header
+        rows = RowPrefetcher(reader: reader)
         self.layout = layout
         self.slots = slots
         let rowBytes = header.length * max(header.features, 1) * 4
@@ -28,30 +29,40 @@ final class StreamFeeder {
         blocks = Array(repeating: nil, count: slots.count)
     }
 
-    /// Writes step `step`'s window into `batch` and returns the local slots that start a new row
-    /// there (the caller decides whether their state is reset).
-    func fill(_ batch: WindowBatch, step: Int) throws -> [Int] {
+    /// Writes step `step`'s window into `batch`, calling `rowStarts` with each local slot that
+    /// starts a new row there (the caller decides whether its state is reset).
+    func fill(_ batch: WindowBatch, step: Int, rowStarts: (_ slot: Int) -> Void) throws {
         precondition(batch.slots == slots.count && batch.window == layout.window)
-        var startingRow: [Int] = []
         for local in 0..<slots.count {
             guard let position = layout.position(slot: slots.lowerBound + local, step: step) else {
                 clear(batch, slot: local)
                 continue
             }
-            if position.startsRow { startingRow.append(local) }
-            let block = try block(for: position.row, slot: local)
+            if position.startsRow { rowStarts(local) }
+            let block = try block(ordinal: step / layout.windowsPerRow, slot: local)
             write(block, row: position.row - block.start, timesteps: position.timesteps, into: batch, slot: local)
         }
-        return startingRow
     }
 
-    private func block(for row: Int, slot local: Int) throws -> RowBlock {
-        if let block = blocks[local], (block.start..<block.start + block.count).contains(row) { return block }
+    /// The block holding the slot's `ordinal`-th row; taking a new block asks for the next one.
+    private func block(ordinal: Int, slot local: Int) throws -> RowBlock {
         let global = slots.lowerBound + local
-        let lastRow = layout.row(slot: global, ordinal: layout.rowCount(slot: global) - 1)
-        let block = try reader.readRows(row..<min(row + blockRows, lastRow + 1))
+        let first = ordinal / blockRows * blockRows
+        let range = blockRange(slot: global, firstOrdinal: first)!
+        if let block = blocks[local], block.start == range.lowerBound { return block }
+        let block = try rows.take(range)
         blocks[local] = block
+        if let next = blockRange(slot: global, firstOrdinal: first + blockRows) { rows.request(next) }
         return block
+    }
+
+    /// The rows of the slot's ordinals `first ..< first + blockRows`, nil past its last row.
+    /// Consecutive for contiguous slots; one row for interleaved ones, whose blocks are one row.
+    private func blockRange(slot: Int, firstOrdinal first: Int) -> Range<Int>? {
+        let count = min(blockRows, layout.rowCount(slot: slot) - first)
+        guard count > 0 else { return nil }
+        let start = layout.row(slot: slot, ordinal: first)
+        return start ..< start + count
     }
 
     /// A slot with nothing to read: fully masked, so its state and the gradients stay untouched.

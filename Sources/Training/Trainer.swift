@@ -147,8 +147,7 @@ public final class Trainer {
             }
             while position.step < layout.stepsPerEpoch {
                 let stepStart = ContinuousClock.now
-                let startingRow = try feeder.fill(batch, step: position.step)
-                if reset == .row { for slot in startingRow { model.resetState(slot: slot) } }
+                try feeder.fill(batch, step: position.step) { slot in if reset == .row { model.resetState(slot: slot) } }
                 let local = model.run(batch, backward: true)
 
                 trailer[Trailer.loss.rawValue] = Float(local.lossSum)

@@ -107,7 +107,9 @@ final class MultiHostTests: XCTestCase {
         }
         XCTAssertNotEqual(result.status, 0, "\(result)")
         XCTAssertLessThan(seconds, 30, "\(result)")
-        XCTAssertTrue((result.stdout + result.stderr).contains("lost communication"), "the job says why it ended\n\(result)")
+        // Which side notices first varies: the daemons' keepalive, or a rank's own TCP connection.
+        let reasons = ["lost communication", "unexpectedly disconnected", "TCP", "noticed that process"]
+        XCTAssertTrue(reasons.contains { (result.stdout + result.stderr).contains($0) }, "the job says why it ended\n\(result)")
         try assertLastCheckpointIsIntactAndResumes()
     }
 }

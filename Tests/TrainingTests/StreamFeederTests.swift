@@ -26,7 +26,8 @@ final class StreamFeederTests: XCTestCase {
             let feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: rank, slotsPerRank: slotsPerRank))
             let batch = WindowBatch(config: config, slots: slotsPerRank, window: window)
             for step in 0..<layout.stepsPerEpoch {
-                let startingRow = try feeder.fill(batch, step: step)
+                var startingRow: [Int] = []
+                try feeder.fill(batch, step: step) { startingRow.append($0) }
                 for local in 0..<slotsPerRank {
                     let global = rank * slotsPerRank + local
                     // SPEC section 1: slot g owns rows [floor(g*N/S), floor((g+1)*N/S)) and reads
@@ -53,13 +54,35 @@ final class StreamFeederTests: XCTestCase {
         }
     }
 
+    func testBlocksReadAheadOfAnySizeFillTheSameBatchesAsOneWholeRead() throws {
+        let folder = try makeTemporaryFolder()
+        let reader = try rowAndTimestepDataset(folder, rows: 37, length: 6, padding: .post, lengths: { 1 + $0 % 6 })
+        let config = ModelConfig(input: .features(2), hidden: 4, layers: 1, head: .binary, outputs: 1)
+        let rowBytes = 6 * 2 * 4
+        for assignment in StreamLayout.Assignment.allCases {
+            let layout = try StreamLayout(rows: 37, length: 6, window: 4, globalSlots: 6, assignment: assignment)
+            func batches(blockRows: Int) throws -> [[Float]] {
+                let feeder = StreamFeeder(reader: reader, layout: layout, slots: 2..<5, blockBytes: blockRows * rowBytes)
+                let batch = WindowBatch(config: config, slots: 3, window: 4)
+                return try (0..<layout.stepsPerEpoch).map { step in
+                    try feeder.fill(batch, step: step) { _ in }
+                    return Array(batch.features) + Array(batch.mask) + Array(batch.targetMask)
+                }
+            }
+            let whole = try batches(blockRows: 1000)
+            for blockRows in [1, 2, 3] {
+                XCTAssertEqual(try batches(blockRows: blockRows), whole, "\(assignment), \(blockRows) rows per block")
+            }
+        }
+    }
+
     func testPaddingIsMaskedAndTheRowTargetSitsOnTheLastValidStepForPreAndPost() throws {
         for padding in [Padding.pre, .post] {
             let scratch = try makeTemporaryFolder()
             let reader = try rowAndTimestepDataset(scratch, rows: 2, length: 6, padding: padding, lengths: { $0 == 0 ? 2 : 6 })
             let layout = try StreamLayout(rows: 2, length: 6, window: 6, globalSlots: 2)
             let batch = WindowBatch(config: ModelConfig(input: .features(2), hidden: 4, layers: 1, head: .binary, outputs: 1), slots: 2, window: 6)
-            _ = try StreamFeeder(reader: reader, layout: layout, slots: 0..<2).fill(batch, step: 0)
+            try StreamFeeder(reader: reader, layout: layout, slots: 0..<2).fill(batch, step: 0) { _ in }
             let validSteps = padding == .pre ? [4, 5] : [0, 1]
             let maskOfRow0 = (0..<6).map { batch.mask[$0 * 2] }
             let targetsOfRow0 = (0..<6).map { batch.targetMask[$0 * 2] }
