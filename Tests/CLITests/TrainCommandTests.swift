@@ -81,6 +81,27 @@ final class TrainCommandTests: XCTestCase {
         try assertBitIdentical(try checkpoint("straight", step: 40 * 153), try checkpoint("signalled", step: 40 * 153))
     }
 
+    func testSIGTERMStopsASingleProcessWithACheckpointAndASecondSignalAbortsWritingNothing() throws {
+        let long = ["train", dataset!, "--window", "4", "--hidden", "8", "--slots", "2", "--epochs", "1000"]
+        let stopped = try LSTMDist.start(long + ["--checkpoint-dir", folder.file("stopped")])
+        try stopped.waitForOutput(timeout: 60) { $0.contains("epoch 2/1000") }
+        stopped.signal(SIGTERM)
+        let graceful = try stopped.wait(timeout: 60)
+        XCTAssertEqual(graceful.status, 0, "\(graceful)")
+        XCTAssertTrue(graceful.stdout.contains("stopped on request"), "\(graceful)")
+        XCTAssertNotNil(try Checkpoint.latest(in: folder.file("stopped")))
+
+        // Mid-way through epoch 2 no checkpoint is due, so anything written would come from the stop.
+        let aborted = try LSTMDist.start(long + ["--checkpoint-dir", folder.file("aborted")])
+        try aborted.waitForOutput(timeout: 60) { $0.contains("epoch 2/1000") }
+        let epochOne = try XCTUnwrap(try Checkpoint.latest(in: folder.file("aborted")))
+        aborted.signal(SIGTERM)
+        aborted.signal(SIGINT)  // a different signal, so the two cannot merge into one
+        let result = try aborted.wait(timeout: 60)
+        XCTAssertEqual(result.status, 130, "\(result)")
+        XCTAssertEqual(try Checkpoint.latest(in: folder.file("aborted")), epochOne, "an abort writes nothing")
+    }
+
     func testFourRanksOfTwoSlotsResumeOnTwoRanksOfFourAsTheSameStreams() throws {
         let sgd = ["--optimizer", "sgd", "--lr", "0.5", "--epochs", "2"]
         _ = try train(sgd + ["--slots", "8"], checkpoints: "straight")
