@@ -171,7 +171,7 @@ final class EvaluateCommandTests: XCTestCase {
             let result = try LSTMDist.run(refusal.arguments, ranks: refusal.ranks)
             XCTAssertNotEqual(result.status, 0, "\(refusal.arguments)\n\(result)")
             XCTAssertTrue(result.stderr.contains(refusal.reason), "expected '\(refusal.reason)'\n\(result)")
-            XCTAssertEqual(result.stderr.components(separatedBy: "error:").count, 2, "one error line, not one per rank\n\(result)")
+            XCTAssertEqual(result.stderr.components(separatedBy: "Error:").count, 2, "one error line, not one per rank\n\(result)")
         }
         XCTAssertEqual(try String(contentsOfFile: existing, encoding: .utf8), "keep me")
         XCTAssertFalse(folder.contents.contains { $0.hasPrefix("refused") || $0.hasSuffix(".tmp") }, "\(folder.contents)")

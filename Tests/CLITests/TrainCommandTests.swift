@@ -192,7 +192,7 @@ final class TrainCommandTests: XCTestCase {
             let result = try LSTMDist.run(refusal.arguments + ["--checkpoint-dir", folder.file("refused")], ranks: 2)
             XCTAssertNotEqual(result.status, 0, "\(result)")
             XCTAssertTrue(result.stderr.contains(refusal.reason), "expected '\(refusal.reason)'\n\(result)")
-            XCTAssertEqual(result.stderr.components(separatedBy: "error:").count, 2, "one error line, not one per rank\n\(result)")
+            XCTAssertEqual(result.stderr.components(separatedBy: "Error:").count, 2, "one error line, not one per rank\n\(result)")
         }
     }
 
