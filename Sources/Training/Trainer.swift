@@ -160,7 +160,7 @@ public final class Trainer {
 
                 let sums = TargetSums(loss: Double(trailer[Trailer.loss.rawValue]), targets: Double(trailer[Trailer.targets.rawValue]), correct: Double(trailer[Trailer.correct.rawValue]))
                 guard sums.loss.isFinite else {
-                    throw TrainingError("the loss became \(sums.loss) at epoch \(position.epoch) step \(position.step) (global step \(position.globalStep)); no checkpoint was written for it; lower --lr or set --clip-norm")
+                    throw TrainingError("the loss became \(sums.loss) at epoch \(position.epoch) step \(position.step) (global step \(position.globalStep)); no checkpoint was written for it; lower --lr or set --clip-norm", raisedByEveryRank: true)
                 }
                 // A step with no target anywhere (per-row targets, early windows) only warms the state.
                 if sums.targets > 0 {

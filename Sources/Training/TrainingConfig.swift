@@ -127,5 +127,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
 public struct TrainingError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// Raised by every rank at the same point (decided from allreduced values), so the ranks
+    /// can report it once and leave together instead of aborting the job.
+    public let raisedByEveryRank: Bool
+
+    public init(_ description: String, raisedByEveryRank: Bool = false) {
+        self.description = description
+        self.raisedByEveryRank = raisedByEveryRank
+    }
 }

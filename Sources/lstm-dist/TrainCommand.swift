@@ -125,6 +125,8 @@ struct TrainCommand: ParsableCommand {
                 metricsLog?.record(event)
             }
             progress?.finish(outcome)
+        } catch let error as TrainingError where error.raisedByEveryRank {
+            throw comm.failTogether(error)
         } catch {
             comm.failAlone(error)
         }
