@@ -14,3 +14,8 @@ static inline unsigned lstm_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned lstm_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline hid_t lstm_h5p_link_create(void) { return H5P_LINK_CREATE; }
 static inline size_t lstm_h5t_variable(void) { return H5T_VARIABLE; }
+static inline hid_t lstm_h5p_file_access(void) { return H5P_FILE_ACCESS; }
+
+// The checksum HDF5's Fletcher32 filter appends to each chunk (little-endian), for chunks that
+// Storage compresses itself. Exported by libhdf5 (H5_DLL) though declared in a private header.
+uint32_t H5_checksum_fletcher32(const void *data, size_t len);

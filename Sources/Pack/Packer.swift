@@ -5,6 +5,10 @@ public enum Packer {
     /// Packs `input` into `options.output`, calling `report` with each line the user should see
     /// (what was inferred, what was written). Returns the written header. On any error nothing
     /// is left behind: neither a temporary file nor a changed output.
+    ///
+    /// What was inferred is reported once the second pass has written every row, so a malformed
+    /// value (found by that pass) is the only line of a failed pack. Checking every value in the
+    /// first pass instead would parse each number twice; holding a few lines back costs nothing.
     @discardableResult
     public static func pack(_ input: String, options: PackOptions, report: (String) -> Void) throws -> DatasetHeader {
         try options.validate()
@@ -19,10 +23,8 @@ public enum Packer {
         }
         let survey = try source.survey()
         let header = try makeHeader(input: input, survey: survey, options: options, like: like)
-        survey.notes.forEach(report)
         let taskSource = options.like.map { "from \($0)" }
             ?? (survey.fixedClasses != nil ? "one class per character" : "override with --task, --num-classes")
-        report(describeTargets(header, why: taskSource))
         try AtomicOutput.write(to: options.output, force: options.force) { temporary in
             let writer = try DatasetWriter(path: temporary, header: header, compression: options.compression)
             let background = BackgroundWriter(writer)
@@ -34,6 +36,8 @@ public enum Packer {
             try rows.finish()
             try background.finish()
         }
+        survey.notes.forEach(report)
+        report(describeTargets(header, why: taskSource))
         let truncated = survey.rawLengths.filter { $0 > header.length }.count
         report("wrote \(options.output): \(header.rows) rows of \(header.length) timesteps"
             + (truncated > 0 ? ", \(truncated) truncated (\(options.truncating ?? .pre))" : "")

@@ -7,7 +7,9 @@ import Darwin
 /// Writes a file so that readers only ever see the old file or the complete new one: the body
 /// writes a temporary file beside the output (`.NAME.PID.tmp`, so checkpoints match
 /// `.ckpt-*.tmp`), which is then fsynced, renamed into place, and its folder fsynced.
-/// On any error the temporary file is removed and an existing output is left untouched.
+/// On any error the temporary file is removed and an existing output is left untouched; a
+/// system call that failed on the temporary file (a full disk, a read-only folder) is reported
+/// as `PATH: cannot write: REASON`.
 public enum AtomicOutput {
     /// Runs `body` with the temporary path to write; `body` must have closed the file when it
     /// returns. Refuses an existing output unless `force`, and an output folder that does not exist.
@@ -21,10 +23,19 @@ public enum AtomicOutput {
             guard rename(temporary, path) == 0 else { throw systemError("\(path): cannot rename \(temporary) into place") }
             try sync(folder)
             return result
+        } catch let error as StorageError where error.systemReason != nil && error.message.contains(temporary) {
+            unlink(temporary)
+            throw StorageError("\(path): cannot write: \(error.systemReason!)", systemReason: error.systemReason)
         } catch {
             unlink(temporary)
             throw error
         }
+    }
+
+    /// The error for a failed system call on `path`, with the system's reason from `errno`.
+    public static func systemError(_ message: String) -> StorageError {
+        let reason = String(cString: strerror(errno))
+        return StorageError("\(message): \(reason)", systemReason: reason)
     }
 
     /// Throws unless `write` could create `path`: its folder exists, and it does not unless
@@ -53,9 +64,5 @@ public enum AtomicOutput {
         guard descriptor >= 0 else { throw systemError("\(path): cannot open to sync") }
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else { throw systemError("\(path): fsync failed") }
-    }
-
-    private static func systemError(_ message: String) -> StorageError {
-        StorageError("\(message): \(String(cString: strerror(errno)))")
     }
 }

@@ -48,7 +48,7 @@ public struct Checkpoint: Sendable {
     }
 
     /// Writes `path` atomically (temporary file in the same folder, fsync, rename), replacing an
-    /// older file of that name.
+    /// older file of that name. Every tensor carries a Fletcher32 checksum.
     public func write(to path: String) throws {
         try AtomicOutput.write(to: path, force: true) { temporary in
             let file = try H5File(path: temporary, mode: .truncate)
@@ -63,11 +63,15 @@ public struct Checkpoint: Sendable {
             if !vocab.isEmpty {
                 try file.createDataset("vocab", of: Int32.self, shape: [vocab.count]).write(vocab)
             }
+            try file.close()
         }
     }
 
-    /// Reads a whole checkpoint, refusing any HDF5 file that is not one.
-    public init(path: String) throws {
+    /// Reads a whole checkpoint, refusing any HDF5 file that is not one, a damaged one
+    /// ("checksum mismatch in /model/lstm_0/kernel of FILE"), and tensors larger than memory.
+    /// `check` sees the attributes, the vocabulary and every tensor's declared shape (by path
+    /// without the leading "/") before any tensor is read, and may refuse them.
+    public init(path: String, check: (_ declared: Checkpoint, _ shapes: [String: [Int]]) throws -> Void = { _, _ in }) throws {
         let file = try H5File(path: path, mode: .readOnly)
         guard case .string(Self.format)? = try file.attribute("format") else {
             throw StorageError("\(path): not an lstm-dist checkpoint (no format attribute '\(Self.format)')")
@@ -76,21 +80,39 @@ public struct Checkpoint: Sendable {
         guard version == Self.version else {
             throw StorageError("\(path): checkpoint version \(version) is not supported (expected \(Self.version))")
         }
-        attributes = [:]
+        var attributes: [String: AttributeValue] = [:]
         for name in try file.attributeNames() where name != "format" && name != "version" {
             attributes[name] = try file.attribute(name)
         }
-        tensors = [:]
-        for datasetPath in try file.datasetPaths() where datasetPath != "/vocab" {
+        var datasets: [String: H5Dataset] = [:], shapes: [String: [Int]] = [:]
+        var bytes = 0.0
+        for datasetPath in try file.datasetPaths() {
             let dataset = try file.dataset(datasetPath)
-            tensors[String(datasetPath.dropFirst())] = Tensor(shape: try dataset.shape, values: try dataset.read(as: Float.self))
+            guard try dataset.elementKind == .float || datasetPath == "/vocab" else {
+                throw StorageError("\(path): dataset \(datasetPath) does not hold numbers")
+            }
+            datasets[datasetPath] = dataset
+            shapes[String(datasetPath.dropFirst())] = try dataset.shape
+            bytes += Double(try dataset.shape.reduce(1, *)) * 4
         }
-        vocab = try file.exists("vocab") ? try file.dataset("vocab").read(as: Int32.self) : []
+        try MemoryBudget.check(bytes, "\(path): its tensors")
+        let vocab = try datasets["/vocab"]?.read(as: Int32.self) ?? []
+        shapes["vocab"] = nil
+        try check(Checkpoint(attributes: attributes, vocab: vocab), shapes)
+        self.init(attributes: attributes, vocab: vocab)
+        for (name, shape) in shapes {
+            tensors[name] = Tensor(shape: shape, values: try datasets["/" + name]!.read(as: Float.self))
+        }
     }
 
     /// The checkpoint with the highest global step in `directory`, or nil when there is none.
     public static func latest(in directory: String) throws -> String? {
-        try checkpoints(in: directory).max { $0.step < $1.step }.map { directory + "/" + $0.name }
+        try newestFirst(in: directory).first
+    }
+
+    /// The paths of every `ckpt-NNNNNNNN.h5` in `directory`, highest global step first.
+    public static func newestFirst(in directory: String) throws -> [String] {
+        try checkpoints(in: directory).sorted { $0.step > $1.step }.map { directory + "/" + $0.name }
     }
 
     /// Deletes all but the `keep` checkpoints with the highest global steps in `directory`, and

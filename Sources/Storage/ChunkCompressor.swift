@@ -49,6 +49,13 @@ final class ChunkCompressor {
     }
 }
 
+/// Appends what HDF5's Fletcher32 filter appends to a chunk after the filters before it: the
+/// checksum of the bytes, little-endian. Wraps `H5_checksum_fletcher32`.
+func appendFletcher32(_ bytes: inout [UInt8]) {
+    let checksum = bytes.withUnsafeBytes { H5_checksum_fletcher32($0.baseAddress, $0.count) }
+    withUnsafeBytes(of: checksum.littleEndian) { bytes.append(contentsOf: $0) }
+}
+
 /// libdeflate's zlib-format compressor, reached through `dlopen` so that it stays optional.
 private final class LibDeflate {
     private typealias Allocate = @convention(c) (Int32) -> OpaquePointer?

@@ -28,27 +28,91 @@ public final class DatasetReader {
         try header.validate(path)
     }
 
-    /// Reads rows `range`: one hyperslab read per array.
+    /// Reads rows `range`: one hyperslab read per array. Every value is checked against SPEC
+    /// section 2's rules before it is returned (see `check`), so a bad value never reaches a model.
     public func readRows(_ range: Range<Int>) throws -> RowBlock {
         guard range.lowerBound >= 0, range.upperBound <= header.rows else {
             throw StorageError("\(path): rows \(range) outside 0..<\(header.rows)")
         }
         let tokens = header.inputKind == .tokens
         let classes = header.task.isClassification
-        return RowBlock(
+        let block = RowBlock(
             start: range.lowerBound, count: range.count,
             lengths: try lengths.read(rows: range),
             tokens: tokens ? try inputs.read(rows: range) : [],
             features: tokens ? [] : try inputs.read(rows: range),
             classTargets: classes ? try targets.read(rows: range) : [],
             valueTargets: classes ? [] : try targets.read(rows: range))
+        try check(block)
+        return block
     }
 
-    /// Every row's valid length.
-    public func readLengths() throws -> [Int32] { try lengths.read() }
+    /// Every row's valid length, each checked to lie in `0...L`.
+    public func readLengths() throws -> [Int32] {
+        try MemoryBudget.check(Double(header.rows) * 4, "\(path): dataset /lengths")
+        let values: [Int32] = try lengths.read()
+        for (row, length) in values.enumerated() { try checkLength(length, row: row) }
+        return values
+    }
+
+    /// The rules values obey: lengths in `0...L`; at valid timesteps (padding may hold anything),
+    /// token ids in `0 ..< vocab_size`, finite features, class ids in `0 ..< num_classes`,
+    /// finite target values. A row's target is checked when the row has a valid timestep.
+    private func check(_ block: RowBlock) throws {
+        let L = header.length, F = header.features, K = header.targetWidth
+        let perStep = header.targetKind == .step
+        for r in 0..<block.count {
+            let row = block.start + r
+            try checkLength(block.lengths[r], row: row)
+            let length = Int(block.lengths[r])
+            let valid = header.padding == .pre ? (L - length)..<L : 0..<length
+            switch header.inputKind {
+            case .tokens:
+                for t in valid where !(0..<Int32(header.vocabSize)).contains(block.tokens[r * L + t]) {
+                    throw refusal(DatasetPaths.inputs, row, t, "token id \(block.tokens[r * L + t]) is outside 0..<\(header.vocabSize) (vocab_size)")
+                }
+            case .features:
+                let values = block.features[(r * L + valid.lowerBound) * F ..< (r * L + valid.upperBound) * F]
+                if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                    let t = bad / F - r * L
+                    throw refusal(DatasetPaths.inputs, row, t, "feature \(bad % F) is \(values[bad]), not a finite number")
+                }
+            }
+            guard !valid.isEmpty else { continue }
+            let steps = perStep ? valid : valid.upperBound - 1 ..< valid.upperBound
+            for t in steps {
+                let at = perStep ? r * L + t : r
+                if header.task.isClassification {
+                    let id = block.classTargets[at]
+                    guard !(0..<Int32(header.numClasses)).contains(id) else { continue }
+                    let rule = header.task == .binary ? "not 0 or 1 (binary)" : "outside 0..<\(header.numClasses) (num_classes)"
+                    throw refusal(DatasetPaths.targets, row, perStep ? t : nil, "class id \(id) is \(rule)")
+                }
+                for k in 0..<K where !block.valueTargets[at * K + k].isFinite {
+                    throw refusal(DatasetPaths.targets, row, perStep ? t : nil, "value \(k) is \(block.valueTargets[at * K + k]), not a finite number")
+                }
+            }
+        }
+    }
+
+    private func checkLength(_ length: Int32, row: Int) throws {
+        guard length < 0 || Int(length) > header.length else { return }
+        throw refusal(DatasetPaths.lengths, row, nil, "length \(length) is outside 0...\(header.length) (the padded row length)")
+    }
+
+    /// "data.h5: dataset /inputs, row 12, timestep 3: PROBLEM".
+    private func refusal(_ dataset: String, _ row: Int, _ timestep: Int?, _ problem: String) -> StorageError {
+        StorageError("\(path): dataset \(dataset), row \(row)\(timestep.map { ", timestep \($0)" } ?? ""): \(problem)")
+    }
 
     private static func header(file: H5File, inputs: H5Dataset, lengths: H5Dataset, targets: H5Dataset) throws -> DatasetHeader {
         let path = file.file
+        for dataset in [inputs, lengths, targets] {
+            let kind = try dataset.elementKind
+            guard kind == .integer || kind == .float else {
+                throw StorageError("\(path): dataset \(dataset.path) holds \(kind == .string ? "strings" : "values that are not numbers (booleans, enums or compounds)"); expected integers or floats")
+            }
+        }
         let inputShape = try inputs.shape
         let inputsAreIntegers = try inputs.elementKind == .integer
         let inputKind: InputKind = inputShape.count == 2 && inputsAreIntegers ? .tokens : .features
@@ -56,6 +120,9 @@ public final class DatasetReader {
             throw StorageError("\(path): /inputs has shape \(inputShape), expected [N, L, F] or [N, L]")
         }
         let (rows, length) = (inputShape[0], inputShape[1])
+        // A row of each array is the least a reader holds at once (besides the model).
+        let rowBytes = Double(inputShape.dropFirst().reduce(1, *)) * 4 + Double(try targets.shape.dropFirst().reduce(1, *)) * 4
+        try MemoryBudget.check(rowBytes, "\(path): one row of /inputs and /targets")
         guard try lengths.shape == [rows] else {
             throw StorageError("\(path): /lengths has shape \(try lengths.shape), expected [\(rows)]")
         }
@@ -76,7 +143,13 @@ public final class DatasetReader {
         var vocabSize = 0
         var vocab: [Int32] = []
         if inputKind == .tokens {
-            if try file.exists(DatasetPaths.vocab) { vocab = try file.dataset(DatasetPaths.vocab).read() }
+            if try file.exists(DatasetPaths.vocab) {
+                let dataset = try file.dataset(DatasetPaths.vocab)
+                guard try dataset.shape.count == 1, try dataset.shape[0] <= DatasetHeader.maxVocabSize else {
+                    throw StorageError("\(path): dataset /vocab has shape \(try dataset.shape), expected [V] with V up to \(DatasetHeader.maxVocabSize)")
+                }
+                vocab = try dataset.read()
+            }
             vocabSize = Int(try file.intAttribute("vocab_size", default: vocab.isEmpty ? nil : Int64(vocab.count)))
         }
         return DatasetHeader(

@@ -40,6 +40,8 @@ public struct DatasetHeader: Sendable, Equatable {
     /// The root `format` attribute of a dataset file.
     public static let format = "lstm-dist dataset"
     public static let version: Int64 = 1
+    /// Bounds on the attributes (SPEC section 2): 2^20 classes, 2^21 tokens (every Unicode scalar).
+    public static let maxClasses = 1 << 20, maxVocabSize = 1 << 21
 
     /// Input values per row: L for tokens, L * F for features.
     public var inputsPerRow: Int { inputKind == .tokens ? length : length * features }
@@ -56,6 +58,10 @@ public struct DatasetHeader: Sendable, Equatable {
         }
         try require(rows > 0, "no rows")
         try require(length > 0, "rows of length 0")
+        try require(inputKind == .features || (1...Self.maxVocabSize).contains(vocabSize),
+                    "attribute vocab_size: \(vocabSize) is outside 1...\(Self.maxVocabSize)")
+        try require(!task.isClassification || (2...Self.maxClasses).contains(numClasses),
+                    "attribute num_classes: \(numClasses) is outside 2...\(Self.maxClasses)")
         switch inputKind {
         case .tokens: try require(features == 0 && vocabSize > 0, "token inputs need a vocabulary size above 0")
         case .features: try require(features > 0 && vocabSize == 0 && vocab.isEmpty, "feature inputs need 1 or more features")

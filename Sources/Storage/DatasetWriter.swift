@@ -10,8 +10,9 @@ public final class DatasetWriter {
     private let inputs: H5Dataset
     private let lengths: H5Dataset
     private let targets: H5Dataset
-    /// Compresses whole chunks of the row arrays here rather than in HDF5 (see ChunkCompressor);
-    /// nil without compression, or when a row is longer than a chunk.
+    /// Compresses whole chunks of the row arrays here rather than in HDF5 (see ChunkCompressor),
+    /// appending the Fletcher32 checksum that is the last filter of every dataset; nil without
+    /// compression, or when a row is longer than a chunk.
     private let compressor: ChunkCompressor?
 
     /// About this many bytes per chunk of `/inputs`: large enough for deflate, small enough for
@@ -104,7 +105,8 @@ public final class DatasetWriter {
                 }
             }
             if count < chunkSize { chunk.withUnsafeMutableBufferPointer { $0[count...].update(repeating: 0) } }
-            let bytes = chunk.withUnsafeBytes { compressor.compress($0, elementSize: MemoryLayout<Element>.size) }
+            var bytes = chunk.withUnsafeBytes { compressor.compress($0, elementSize: MemoryLayout<Element>.size) }
+            appendFletcher32(&bytes)
             try dataset.writeChunk(at: [chunkStart] + Array(repeating: 0, count: rank - 1), bytes)
         }
     }

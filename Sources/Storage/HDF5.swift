@@ -8,15 +8,32 @@ import Darwin
 /// An HDF5 identifier, closed by the close function of its kind exactly once, when released.
 final class H5ID {
     let raw: hid_t
-    private let close: (hid_t) -> herr_t
+    private let closeFunction: (hid_t) -> herr_t
+    private var isOpen = true
 
     /// Wraps the result of an HDF5 call that returns a new identifier; throws when it failed.
     init(_ raw: hid_t, close: @escaping (hid_t) -> herr_t, _ context: @autoclosure () -> String) throws {
         self.raw = try h5check(raw, context())
-        self.close = close
+        self.closeFunction = close
     }
 
-    deinit { _ = close(raw) }
+    /// Closes now, throwing what closing reports (a file's last writes happen here).
+    func close(_ context: @autoclosure () -> String) throws {
+        guard isOpen else { return }
+        isOpen = false
+        try h5check(closeFunction(raw), context())
+    }
+
+    /// Keeps the thread's HDF5 error stack: Swift may release an id right after its last use,
+    /// between a failed call and the `h5check` that reads why, and closing would clear it.
+    /// Wraps `H5Eget_current_stack` and `H5Eset_current_stack`.
+    deinit {
+        guard isOpen else { return }
+        guard H5Eget_num(hid_t(H5E_DEFAULT)) > 0 else { _ = closeFunction(raw); return }
+        let pending = H5Eget_current_stack()
+        _ = closeFunction(raw)
+        H5Eset_current_stack(pending)
+    }
 }
 
 /// The Swift types that map to HDF5 native types. Reading converts from what is on disk
@@ -150,9 +167,11 @@ public class H5Container: H5Object {
     }
 
     /// Creates a dataset of `Element` with the given shape, and any missing groups above it.
-    /// With `chunks` (one extent per dimension) it is chunked, and compressed with shuffle +
-    /// deflate when `compression` (0-9) is above 0; without, it is contiguous (small arrays).
-    /// Wraps `H5Dcreate2`, `H5Pset_chunk`, `H5Pset_shuffle` and `H5Pset_deflate`.
+    /// It is chunked (by `chunks`, one extent per dimension; by default whole rows up to about
+    /// 1 MiB per chunk), compressed with shuffle + deflate when `compression` (0-9) is above 0,
+    /// and every chunk carries a Fletcher32 checksum, so a damaged chunk fails to read. An empty
+    /// or scalar array is contiguous: it has no chunk to damage. Wraps `H5Dcreate2`,
+    /// `H5Pset_chunk`, `H5Pset_shuffle`, `H5Pset_deflate` and `H5Pset_fletcher32`.
     public func createDataset<Element: HDF5Scalar>(
         _ path: String, of _: Element.Type, shape: [Int], chunks: [Int]? = nil, compression: Int = 0
     ) throws -> H5Dataset {
@@ -161,17 +180,26 @@ public class H5Container: H5Object {
         let dims = shape.map { hsize_t($0) }
         let space = try H5ID(H5Screate_simple(Int32(dims.count), dims, nil), close: H5Sclose, context)
         let properties = try H5ID(H5Pcreate(lstm_h5p_dataset_create()), close: H5Pclose, context)
-        if let chunks {
+        if !shape.isEmpty, !shape.contains(0) {
+            let chunks = chunks ?? Self.rowChunks(shape, elementSize: MemoryLayout<Element>.size)
             precondition(chunks.count == shape.count && chunks.allSatisfy { $0 > 0 }, "one positive chunk extent per dimension")
             try h5check(H5Pset_chunk(properties.raw, Int32(chunks.count), chunks.map { hsize_t($0) }), context)
             if compression > 0 {
                 try h5check(H5Pset_shuffle(properties.raw), context)
                 try h5check(H5Pset_deflate(properties.raw, UInt32(min(compression, 9))), context)
             }
+            // Last, so the checksum covers the bytes as stored and is checked first on reading.
+            try h5check(H5Pset_fletcher32(properties.raw), context)
         }
         let links = try intermediateGroupsLinkList(context)
         let id = H5Dcreate2(handle.raw, full, Element.nativeType, space.raw, links.raw, properties.raw, hid_t(H5P_DEFAULT))
         return H5Dataset(handle: try H5ID(id, close: H5Dclose, context), file: file, path: full, kind: "dataset")
+    }
+
+    /// Chunks of whole rows, as many as fit in about 1 MiB (at least one).
+    private static func rowChunks(_ shape: [Int], elementSize: Int) -> [Int] {
+        let rowBytes = shape.dropFirst().reduce(elementSize, *)
+        return [min(shape[0], max(1, (1 << 20) / rowBytes))] + shape.dropFirst()
     }
 
     private func absolute(_ path: String) -> String {
@@ -211,14 +239,25 @@ public final class H5File: H5Container {
             guard H5Fis_hdf5(path) > 0 else { throw StorageError("\(path): not an HDF5 file") }
             id = H5Fopen(path, mode == .readOnly ? lstm_h5f_acc_rdonly() : lstm_h5f_acc_rdwr(), hid_t(H5P_DEFAULT))
         case .truncate:
-            id = H5Fcreate(path, lstm_h5f_acc_trunc(), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
+            // HDF5 1.10's newest object formats, whose metadata (superblock, object headers,
+            // chunk indexes) carries checksums of its own.
+            let access = try H5ID(H5Pcreate(lstm_h5p_file_access()), close: H5Pclose, path)
+            try h5check(H5Pset_libver_bounds(access.raw, H5F_LIBVER_V110, H5F_LIBVER_V110), path)
+            id = H5Fcreate(path, lstm_h5f_acc_trunc(), hid_t(H5P_DEFAULT), access.raw)
         }
         super.init(handle: try H5ID(id, close: H5Fclose, path), file: path, path: "/", kind: "file")
     }
 
     /// Writes buffered data to disk; closing happens when the last reference goes. Wraps `H5Fflush`.
     public func flush() throws {
-        try h5check(H5Fflush(handle.raw, H5F_SCOPE_LOCAL), "\(file): flush")
+        try h5check(H5Fflush(handle.raw, H5F_SCOPE_LOCAL), "\(file): write")
+    }
+
+    /// Flushes and closes the file, throwing what the last writes met (a full disk). Objects
+    /// opened from it must be released first. Wraps `H5Fclose`.
+    public func close() throws {
+        try flush()
+        try handle.close("\(file): write")
     }
 }
 
@@ -228,13 +267,20 @@ public final class H5Group: H5Container {}
 /// A dataset: an n-dimensional array, read and written whole or by ranges of rows (the first
 /// dimension), row-major as on disk.
 public final class H5Dataset: H5Object {
-    /// The extent of each dimension. Wraps `H5Sget_simple_extent_dims`.
+    /// The extent of each dimension; throws when their product does not fit in an `Int`, so
+    /// element counts computed from it never overflow. Wraps `H5Sget_simple_extent_dims`.
     public var shape: [Int] {
         get throws {
             let space = try H5ID(H5Dget_space(handle.raw), close: H5Sclose, context)
             let rank = Int(try h5check(H5Sget_simple_extent_ndims(space.raw), context))
             var dims = [hsize_t](repeating: 0, count: rank)
             try h5check(H5Sget_simple_extent_dims(space.raw, &dims, nil), context)
+            var bytes = 8  // the widest element read
+            for extent in dims {
+                let (product, overflow) = bytes.multipliedReportingOverflow(by: Int(clamping: extent))
+                guard !overflow, extent <= hsize_t(Int.max) else { throw StorageError("\(context): shape \(dims) is too large to read") }
+                bytes = product
+            }
             return dims.map { Int($0) }
         }
     }
@@ -275,8 +321,12 @@ public final class H5Dataset: H5Object {
         let selection = try rowSelection(start: rows.lowerBound, elements: rows.count * rowSize)
         guard selection.rows > 0 else { return [] }
         return try [Element](unsafeUninitializedCapacity: rows.count * rowSize) { buffer, count in
-            try h5check(H5Dread(handle.raw, Element.nativeType, selection.memory.raw, selection.file.raw, hid_t(H5P_DEFAULT), buffer.baseAddress),
-                        "\(context): read rows \(rows)")
+            do {
+                try h5check(H5Dread(handle.raw, Element.nativeType, selection.memory.raw, selection.file.raw, hid_t(H5P_DEFAULT), buffer.baseAddress),
+                            "\(context): read rows \(rows)")
+            } catch let error as StorageError where error.isChecksumMismatch {
+                throw StorageError("checksum mismatch in \(path) of \(file)", isChecksumMismatch: true)
+            }
             count = rows.count * rowSize
         }
     }

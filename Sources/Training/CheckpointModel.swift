@@ -47,14 +47,23 @@ public final class CheckpointModel {
         header = reader.header
         var checkpoint: Checkpoint?
         let decision = try comm.decidedByRoot {
-            let read = try Checkpoint(path: path)
-            try DataSignature(read, path).check(reader.header, path: dataset)
-            let config = try read.config(path)
-            try read.checkShapes(["model"], of: ParameterLayout(config.modelConfig(for: reader.header)), path)
-            let globalSlots = try read.int("ranks", path) * read.int("slots_per_rank", path)
-            _ = try TrainingConfig.slotsPerRank(sharing: globalSlots, ranks: comm.size)
-            checkpoint = read
-            return Decision(config: config, globalSlots: globalSlots)
+            var decision: Decision?
+            checkpoint = try Checkpoint(path: path) { declared, shapes in
+                try DataSignature(declared, shapes: shapes, path).check(reader.header, path: dataset)
+                let config = try declared.config(path)
+                let (ranks, slots) = (try declared.int("ranks", path), try declared.int("slots_per_rank", path))
+                guard ranks > 0, slots > 0, slots <= (1 << 40) / ranks else {
+                    throw TrainingError("\(path): attributes ranks \(ranks) and slots_per_rank \(slots) are not a slot count")
+                }
+                let modelConfig = config.modelConfig(for: reader.header)
+                let slotsHere = try TrainingConfig.slotsPerRank(sharing: ranks * slots, ranks: comm.size)
+                let window = min(config.shape.window!, reader.header.length)
+                try modelConfig.checkMemory(slots: slotsHere, window: window, header: reader.header,
+                                            "\(path): its configuration (\(modelConfig.sizes(slots: slotsHere, window: window, flags: false)))")
+                try checkShapes(shapes, ["model"], of: ParameterLayout(modelConfig), path)
+                decision = Decision(config: config, globalSlots: ranks * slots)
+            }
+            return decision!
         }
         self.comm = comm
         globalSlots = decision.globalSlots

@@ -25,7 +25,7 @@ struct Evaluation {
 
         var local = TargetSums()
         for step in 0..<layout.stepsPerEpoch {
-            try feeder.fill(batch, step: step) { slot in if reset == .row { model.resetState(slot: slot) } }
+            try comm.together { try feeder.fill(batch, step: step) { slot in if reset == .row { model.resetState(slot: slot) } } }
             let result = model.run(batch, backward: false)
             local += TargetSums(loss: result.lossSum, targets: Double(result.targets), correct: Double(result.correct))
             try visit(step, layout)
@@ -60,7 +60,7 @@ struct DataSignature {
     }
 
     /// From the attributes, vocabulary and output layer that a checkpoint records (SPEC section 3).
-    init(_ checkpoint: Checkpoint, _ path: String) throws {
+    init(_ checkpoint: Checkpoint, shapes: [String: [Int]], _ path: String) throws {
         vocabSize = checkpoint.attributes["vocab_size"] == nil ? 0 : try checkpoint.int("vocab_size", path)
         inputKind = vocabSize > 0 ? .tokens : .features
         features = inputKind == .features ? try checkpoint.int("features", path) : 0
@@ -68,8 +68,8 @@ struct DataSignature {
         task = try checkpoint.enumeration("task", path)
         numClasses = task.isClassification ? try checkpoint.int("num_classes", path) : 0
         targetKind = try checkpoint.enumeration("target_kind", path)
-        guard let outputs = checkpoint.tensors["model/dense/bias"]?.values.count else { throw TrainingError("\(path): model/dense/bias is missing") }
-        targetWidth = outputs
+        guard let outputs = shapes["model/dense/bias"], outputs.count == 1 else { throw TrainingError("\(path): model/dense/bias is missing or not a vector") }
+        targetWidth = outputs[0]
     }
 
     /// Refuses a dataset this model cannot read or score the way it was trained.

@@ -28,11 +28,15 @@ extension CheckpointModel {
         try AtomicOutput.write(to: path, force: force) { temporary in
             switch format {
             case .h5:
-                try gatherPredictions(layout, into: PredictionFile(path: temporary, header: header))
+                let file = try PredictionFile(path: temporary, header: header)
+                try gatherPredictions(layout, into: file)
+                try file.close()
             case .csv:
                 let scratch = temporary + ".h5"
                 defer { unlink(scratch) }
-                try gatherPredictions(layout, into: PredictionFile(path: scratch, header: header))
+                let file = try PredictionFile(path: scratch, header: header)
+                try gatherPredictions(layout, into: file)
+                try file.close()
                 try writeCSV(from: scratch, to: temporary)
             }
         }
@@ -86,7 +90,7 @@ extension CheckpointModel {
         let predictions = try H5File(path: predictionsPath, mode: .readOnly).dataset("predictions")
         let lengths = try evaluation.reader.readLengths()
         let K = evaluation.model.config.outputs, L = header.length, perStep = header.targetKind == .step
-        guard let out = fopen(path, "w") else { throw TrainingError("\(path): cannot write: \(String(cString: strerror(errno)))") }
+        guard let out = fopen(path, "w") else { throw AtomicOutput.systemError("\(path): cannot write") }
 
         let probabilities = (0..<K).map { "p\($0)" }.joined(separator: ",")
         fputs((perStep ? "row,t," : "row,") + probabilities + "\n", out)
@@ -106,25 +110,33 @@ extension CheckpointModel {
             }
         }
         let failed = ferror(out) != 0
-        guard fclose(out) == 0, !failed else { throw TrainingError("\(path): write failed: \(String(cString: strerror(errno)))") }
+        guard fclose(out) == 0, !failed else { throw AtomicOutput.systemError("\(path): write failed") }
     }
 }
 
 /// `/predictions` of an HDF5 file being written, one row at a time in any order.
 final class PredictionFile {
     private let file: H5File
-    private let predictions: H5Dataset
+    private var predictions: H5Dataset?
 
     init(path: String, header: DatasetHeader) throws {
         file = try H5File(path: path, mode: .truncate)
         let K = header.targetWidth
         let shape = header.targetKind == .step ? [header.rows, header.length, K] : [header.rows, K]
-        // Contiguous, not chunked and compressed: rows arrive out of order, a chunk would be
-        // decompressed and rewritten for each.
-        predictions = try file.createDataset("predictions", of: Float.self, shape: shape)
+        // Not compressed: rows arrive out of order, so a chunk is rewritten as each of its rows
+        // comes. Chunks of about 16 KiB keep that cheap; each carries a Fletcher32 checksum.
+        let rowValues = shape.dropFirst().reduce(1, *)
+        predictions = try file.createDataset("predictions", of: Float.self, shape: shape,
+                                             chunks: [min(header.rows, max(1, 4096 / rowValues))] + shape.dropFirst())
     }
 
     func write(_ values: UnsafeBufferPointer<Float>, row: Int) throws {
-        try predictions.write(values, rowsFrom: row)
+        try predictions!.write(values, rowsFrom: row)
+    }
+
+    /// Closes the file, throwing what its last writes met.
+    func close() throws {
+        predictions = nil
+        try file.close()
     }
 }

@@ -71,7 +71,7 @@ public final class Trainer {
     public private(set) var position: TrainingPosition
 
     /// Trailer slots after the gradients, summed by the same allreduce.
-    private enum Trailer: Int, CaseIterable { case loss, targets, correct, stopVotes }
+    private enum Trailer: Int, CaseIterable { case loss, targets, correct, stopVotes, failureVotes }
 
     /// Opens the dataset and builds the model, fresh or from `resume` (a checkpoint path, or
     /// "latest" in the checkpoint directory). Every rank must call it; failures are the same on
@@ -87,8 +87,8 @@ public final class Trainer {
         let slotsPerRank = config.slotsPerRank!
         reset = config.shape.reset!
 
-        let globalSlots = comm.size * slotsPerRank
         guard slotsPerRank > 0 else { throw TrainingError("--slots must be positive") }
+        let globalSlots = comm.size * min(slotsPerRank, header.rows + 1)  // cannot overflow
         guard globalSlots <= header.rows else {
             throw TrainingError("\(comm.size) ranks x \(slotsPerRank) slots = \(globalSlots) global slots, but \(config.dataset) has only \(header.rows) rows; use --slots \(max(1, header.rows / comm.size)) or fewer")
         }
@@ -104,12 +104,16 @@ public final class Trainer {
         }
 
         let modelConfig = config.modelConfig(for: header)
+        if restored == nil {
+            try modelConfig.checkMemory(slots: slotsPerRank, window: layout.window, header: header,
+                                        modelConfig.sizes(slots: slotsPerRank, window: layout.window, flags: true) + " on \(config.dataset)")
+        }
         model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: layout.window, gradientTrailer: Trailer.allCases.count)
         optimizer = makeOptimizer(config, parameterCount: model.layout.count)
         batch = WindowBatch(config: modelConfig, slots: slotsPerRank, window: layout.window)
         feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: comm.rank, slotsPerRank: slotsPerRank))
         metricKind = MetricKind(header)
-        checkpoints = CheckpointWriter(config: config, header: header, fingerprint: comm.isRoot ? try reader.fingerprint() : "")
+        checkpoints = CheckpointWriter(config: config, header: header, fingerprint: try comm.decidedByRoot { try reader.fingerprint() })
 
         if let restored {
             position = restored.position
@@ -147,16 +151,26 @@ public final class Trainer {
             }
             while position.step < layout.stepsPerEpoch {
                 let stepStart = ContinuousClock.now
-                try feeder.fill(batch, step: position.step) { slot in if reset == .row { model.resetState(slot: slot) } }
-                let local = model.run(batch, backward: true)
+                // A rank whose rows hold a bad value skips the model and votes to fail in the
+                // step's allreduce, so every rank stops here together.
+                var fillFailure: Error?
+                do {
+                    try feeder.fill(batch, step: position.step) { slot in if reset == .row { model.resetState(slot: slot) } }
+                } catch {
+                    if comm.size == 1 { throw error }
+                    fillFailure = error
+                }
+                let local = fillFailure == nil ? model.run(batch, backward: true) : WindowResult()
 
                 trailer[Trailer.loss.rawValue] = Float(local.lossSum)
                 trailer[Trailer.targets.rawValue] = Float(local.targets)
                 trailer[Trailer.correct.rawValue] = Float(local.correct)
                 trailer[Trailer.stopVotes.rawValue] = stopRequested() ? 1 : 0
+                trailer[Trailer.failureVotes.rawValue] = fillFailure == nil ? 0 : 1
                 let allreduceStart = ContinuousClock.now
                 try comm.allreduceSum(model.gradients)
                 let allreduceSeconds = (ContinuousClock.now - allreduceStart).seconds
+                if trailer[Trailer.failureVotes.rawValue] > 0 { throw try comm.agreeOnFailure(fillFailure) }
 
                 let sums = TargetSums(loss: Double(trailer[Trailer.loss.rawValue]), targets: Double(trailer[Trailer.targets.rawValue]), correct: Double(trailer[Trailer.correct.rawValue]))
                 guard sums.loss.isFinite else {

@@ -8,7 +8,7 @@ import Storage
 struct CheckpointWriter {
     let config: TrainingConfig
     let header: DatasetHeader
-    /// Rank 0 only (empty elsewhere): computing it reads the whole dataset's targets.
+    /// Computed by rank 0 (it reads the whole dataset's targets) and shared with every rank.
     let fingerprint: String
 
     /// Collective: every rank sends its slots' state; rank 0 returns the checkpoint, the
@@ -79,12 +79,21 @@ struct CheckpointWriter {
             if header.task.isClassification { checkpoint.attributes["val_accuracy"] = .double(validation.accuracy) }
         }
         let directory = config.checkpointDirectory
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/" + Checkpoint.fileName(globalStep: globalStep)
-        try checkpoint.write(to: path)
-        try Checkpoint.prune(directory, keep: config.keep!)
-        if config.keepBest, let validation, validation.meanLoss < (try bestValidationLoss() ?? .infinity) {
-            try checkpoint.write(to: directory + "/best.h5")
+        do {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw AtomicOutput.systemError("\(path): cannot create the folder \(directory)")
+            }
+            try checkpoint.write(to: path)
+            try Checkpoint.prune(directory, keep: config.keep!)
+            if config.keepBest, let validation, validation.meanLoss < (try bestValidationLoss() ?? .infinity) {
+                try checkpoint.write(to: directory + "/best.h5")
+            }
+        } catch let error as StorageError where error.systemReason != nil {
+            let intact = (try? Checkpoint.latest(in: directory)) ?? nil
+            throw TrainingError("\(error); " + (intact.map { "\($0) is intact" } ?? "no earlier checkpoint was written"))
         }
         return path
     }
@@ -121,27 +130,44 @@ struct RestoredCheckpoint {
         var checkpoint: Checkpoint?
         let decision = try comm.decidedByRoot { () -> Decision? in
             guard let path = resume == "latest" ? try Checkpoint.latest(in: request.checkpointDirectory) : resume else { return nil }
-            let read = try Checkpoint(path: path)
-            let decision = try decide(read, path: path, request: request, dataset: dataset, ranks: comm.size)
-            checkpoint = read
+            var decision: Decision?
+            do {
+                checkpoint = try Checkpoint(path: path) { declared, shapes in
+                    decision = try decide(declared, shapes: shapes, path: path, request: request, dataset: dataset, ranks: comm.size)
+                }
+            } catch let error as StorageError where resume == "latest" {
+                throw TrainingError("\(error); " + (olderCleanCheckpoint(than: path, in: request.checkpointDirectory).map {
+                    "\($0) reads cleanly: resume from it with --resume \($0)"
+                } ?? "no older checkpoint in \(request.checkpointDirectory) reads cleanly"))
+            }
             return decision
         }
         guard let decision else { return nil }
         return RestoredCheckpoint(path: decision.path, config: decision.config, position: decision.position, iterations: decision.iterations, checkpoint: checkpoint)
     }
 
-    /// Rank 0's checks: the same dataset, a configuration the request does not contradict, and
-    /// tensors of the shapes that configuration builds.
-    private static func decide(_ checkpoint: Checkpoint, path: String, request: TrainingConfig, dataset: DatasetReader, ranks: Int) throws -> Decision {
+    /// The newest checkpoint in `directory` older than `damaged` that reads without error.
+    private static func olderCleanCheckpoint(than damaged: String, in directory: String) -> String? {
+        let older = ((try? Checkpoint.newestFirst(in: directory)) ?? []).drop { $0 != damaged }.dropFirst()
+        return older.first { (try? Checkpoint(path: $0)) != nil }
+    }
+
+    /// Rank 0's checks, before any tensor is read: the same dataset, a configuration the request
+    /// does not contradict and that fits in memory, and tensors of the shapes it builds.
+    private static func decide(_ checkpoint: Checkpoint, shapes: [String: [Int]], path: String, request: TrainingConfig, dataset: DatasetReader, ranks: Int) throws -> Decision {
         guard case .string(let fingerprint)? = checkpoint.attributes["dataset_fingerprint"], fingerprint == (try dataset.fingerprint()) else {
             throw TrainingError("\(path) was trained on another dataset than \(dataset.path) (dataset_fingerprint differs); resume on the same data or start a new run")
         }
         let config = try request.resumed(from: try checkpoint.config(path), savedRanks: try checkpoint.int("ranks", path), ranks: ranks)
+        let modelConfig = config.modelConfig(for: dataset.header)
+        let (slots, window) = (config.slotsPerRank!, min(config.shape.window!, dataset.header.length))
+        try modelConfig.checkMemory(slots: slots, window: window, header: dataset.header,
+                                    "\(path): its configuration (\(modelConfig.sizes(slots: slots, window: window, flags: false)))")
         let optimizerState = makeOptimizer(config, parameterCount: 0).state.map { "optimizer/\($0.name)" }
-        try checkpoint.checkShapes(["model"] + optimizerState, of: ParameterLayout(config.modelConfig(for: dataset.header)), path)
+        try checkShapes(shapes, ["model"] + optimizerState, of: ParameterLayout(modelConfig), path)
         let stateShape = [config.shape.layers!, config.slotsPerRank! * ranks, config.shape.hidden!]
-        for name in ["state/h", "state/c"] where checkpoint.tensors[name]?.shape != stateShape {
-            throw TrainingError("\(path): \(name) has shape \(checkpoint.tensors[name]?.shape.description ?? "none"), expected \(stateShape)")
+        for name in ["state/h", "state/c"] where shapes[name] != stateShape {
+            throw TrainingError("\(path): \(name) has shape \(shapes[name]?.description ?? "none"), expected \(stateShape)")
         }
         let sums = TargetSums(loss: try checkpoint.double("epoch_loss_sum", path), targets: Double(try checkpoint.int("epoch_targets", path)),
                               correct: Double(try checkpoint.int("epoch_correct", path)))
@@ -196,6 +222,15 @@ private enum RootOutcome<Value: Codable>: Codable {
     case refused(String)
 }
 
+/// Throws unless every tensor of `layout` is declared under each prefix with its shape.
+func checkShapes(_ shapes: [String: [Int]], _ prefixes: [String], of layout: ParameterLayout, _ path: String) throws {
+    for spec in layout.tensors {
+        for name in prefixes.map({ "\($0)/\(spec.name)" }) where shapes[name] != spec.shape {
+            throw TrainingError("\(path): \(name) has shape \(shapes[name]?.description ?? "none"), expected \(spec.shape)")
+        }
+    }
+}
+
 extension TrainingConfig {
     func json() throws -> String {
         let encoder = JSONEncoder()
@@ -237,20 +272,20 @@ extension Checkpoint {
         return value
     }
 
-    /// The resolved configuration of the run that wrote it.
+    /// The resolved configuration of the run that wrote it: every field a run fills in present,
+    /// and sizes positive.
     func config(_ path: String) throws -> TrainingConfig {
         guard case .string(let json)? = attributes["config"] else { throw TrainingError("\(path): attribute config is missing or not a string") }
-        return try TrainingConfig(json: json, path: path)
+        let config = try TrainingConfig(json: json, path: path)
+        let shape = config.shape
+        let sizes = [shape.window, shape.hidden, shape.layers, shape.embedding, config.slotsPerRank, config.epochs, config.keep]
+        guard sizes.allSatisfy({ ($0 ?? 0) > 0 }), shape.optimizer != nil, shape.momentum != nil, shape.reset != nil,
+              shape.seed != nil, config.learningRate != nil, (config.checkpointEvery ?? -1) >= 0 else {
+            throw TrainingError("\(path): attribute config is not a complete training configuration")
+        }
+        return config
     }
 
-    /// Throws unless every tensor of `layout` is stored under each prefix with its shape.
-    func checkShapes(_ prefixes: [String], of layout: ParameterLayout, _ path: String) throws {
-        for spec in layout.tensors {
-            for name in prefixes.map({ "\($0)/\(spec.name)" }) where tensors[name]?.shape != spec.shape {
-                throw TrainingError("\(path): \(name) has shape \(tensors[name]?.shape.description ?? "none"), expected \(spec.shape)")
-            }
-        }
-    }
 
     /// Collective: the tensors under `prefix` of rank 0's checkpoint (nil elsewhere), laid out
     /// by `layout`, into `buffer` on every rank.

@@ -10,13 +10,17 @@ struct InspectCommand: ParsableCommand {
 
     @Argument(help: "An HDF5 file written by lstm-dist (or by h5py in its layout).") var file: String
     @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Flag(help: "Also read every row of a dataset and check every value (and every checksum); report the first bad one.")
+    var check = false
 
     /// Dispatches on the root `format` attribute: each kind of file has its own description.
     func run() throws {
         let format = try H5File(path: file, mode: .readOnly).attribute("format")
         switch format {
         case .string(DatasetHeader.format)?:
-            try show(try DatasetSummary(DatasetReader(path: file)))
+            let reader = try DatasetReader(path: file)
+            if check { try checkEveryRow(reader) }
+            try show(try DatasetSummary(reader))
         case .string(Checkpoint.format)?:
             let summary = try CheckpointSummary(path: file)
             print(json ? try summary.json() : summary.description)
@@ -25,6 +29,19 @@ struct InspectCommand: ParsableCommand {
         default:
             throw StorageError("\(file): not an lstm-dist file (no format attribute)")
         }
+    }
+
+    /// Reads the rows a block at a time (each block is checked as it is read), with the share
+    /// done on stderr when that is a terminal.
+    private func checkEveryRow(_ reader: DatasetReader) throws {
+        let header = reader.header
+        let rowsPerBlock = max(1, (4 << 20) / max(1, (header.inputsPerRow + header.targetsPerRow) * 4))
+        let showProgress = isatty(STDERR_FILENO) != 0 && header.rows > rowsPerBlock
+        for start in stride(from: 0, to: header.rows, by: rowsPerBlock) {
+            _ = try reader.readRows(start ..< min(start + rowsPerBlock, header.rows))
+            if showProgress { FileHandle.standardError.write(Data("\rchecked \(min(start + rowsPerBlock, header.rows)) of \(header.rows) rows".utf8)) }
+        }
+        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 
     private func show(_ summary: some Encodable & CustomStringConvertible) throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Comm
 import Foundation
+import Training
 
 /// How a command under mpirun fails, depending on who can see the failure.
 extension MPICommunicator {
@@ -14,7 +15,14 @@ extension MPICommunicator {
 
     /// A failure that may be this rank's alone while the others wait in a collective: printed
     /// with the rank, then MPI_Abort takes the whole job down rather than leave it hanging.
+    /// A `RankFailure` is known to every rank already: they leave MPI together, its one line
+    /// printed by the rank that met it.
     func failAlone(_ error: Error) -> Never {
+        if let failure = error as? RankFailure {
+            if let local = failure.local { printError(size > 1 ? "rank \(rank): \(local)" : local) }
+            try? finalize()
+            exit(ExitCode.failure.rawValue)
+        }
         printError(size > 1 ? "rank \(rank): \(error)" : error)
         if size == 1 { exit(ExitCode.failure.rawValue) }
         abort(exitCode: ExitCode.failure.rawValue)

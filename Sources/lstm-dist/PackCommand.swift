@@ -13,24 +13,24 @@ struct PackCommand: ParsableCommand {
     @Option(help: "csv, jsonl or text (default: from the file's extension).") var format: PackOptions.Format?
     @Option(help: "The dataset file to write.") var out: String
     @Flag(help: "Replace an existing output file.") var force = false
-    @Option(help: "Deflate level, 0 to 9.") var compression = 1
+    @Option(parsing: .unconditional, help: "Deflate level, 0 to 9.") var compression = 1
 
     @Option(help: "CSV: the column whose consecutive equal values group lines into one sequence.") var id: String?
     @Option(help: "CSV: the input columns, comma-separated (default: every other numeric column).") var features: String?
     @Option(help: "CSV: the column with one label per sequence (needs --id).") var label: String?
     @Option(help: "CSV: the columns with one target per timestep, comma-separated.") var target: String?
-    @Option(help: "CSV: the target is the --target columns' value this many timesteps later.") var horizon = 0
-    @Option(help: "CSV without --id, text: timesteps per row (default 100).") var length: Int?
+    @Option(parsing: .unconditional, help: "CSV: the target is the --target columns' value this many timesteps later.") var horizon = 0
+    @Option(parsing: .unconditional, help: "CSV without --id, text: timesteps per row (default 100).") var length: Int?
 
     @Option(help: "binary, multiclass or regression (default: inferred from the targets).") var task: Task?
-    @Option(help: "Classes of a classification task (default: largest class + 1).") var numClasses: Int?
+    @Option(parsing: .unconditional, help: "Classes of a classification task (default: largest class + 1).") var numClasses: Int?
     @Option(help: "JSON Lines: tokens or features (default: tokens when x holds only integers).") var inputs: InputKind?
     @Option(help: "JSON Lines: row or step (default: step when y is as long as x on every line).") var targetKind: TargetKind?
 
-    @Option(help: "Timesteps per row: longer sequences are truncated (default: the longest).") var maxlen: Int?
+    @Option(parsing: .unconditional, help: "Timesteps per row: longer sequences are truncated (default: the longest).") var maxlen: Int?
     @Option(help: "pre or post: where padding goes (default: pre).") var padding: Padding?
     @Option(help: "pre or post: which end of a long sequence is cut (default: pre).") var truncating: Padding?
-    @Option(help: "The value of padded inputs.") var value: Float = 0
+    @Option(parsing: .unconditional, help: "The value of padded inputs.") var value: Float = 0
     @Option(help: "A training dataset whose vocabulary, task, classes and features to reuse.") var like: String?
 
     func run() throws {

@@ -21,32 +21,32 @@ struct TrainCommand: ParsableCommand {
     @Argument(help: "Dataset written by `lstm-dist pack`.")
     var dataset: String
 
-    @Option(help: "Stateful batch slots per rank; global slots = ranks x slots. (default: 16; on resume, the checkpoint's global slots / ranks)")
+    @Option(parsing: .unconditional, help: "Stateful batch slots per rank; global slots = ranks x slots. (default: 16; on resume, the checkpoint's global slots / ranks)")
     var slots: Int?
-    @Option(help: "Timesteps per window (truncated BPTT length). (default: the row length)")
+    @Option(parsing: .unconditional, help: "Timesteps per window (truncated BPTT length). (default: the row length)")
     var window: Int?
-    @Option(help: "Total epochs, counted from the start of training. (default: 10)")
+    @Option(parsing: .unconditional, help: "Total epochs, counted from the start of training. (default: 10)")
     var epochs: Int?
-    @Option(help: "Stop once this many steps have run since training began, writing a checkpoint.")
+    @Option(parsing: .unconditional, help: "Stop once this many steps have run since training began, writing a checkpoint.")
     var maxSteps: Int?
 
-    @Option(help: "LSTM units per layer. (default: 128)")
+    @Option(parsing: .unconditional, help: "LSTM units per layer. (default: 128)")
     var hidden: Int?
-    @Option(help: "Stacked LSTM layers. (default: 1)")
+    @Option(parsing: .unconditional, help: "Stacked LSTM layers. (default: 1)")
     var layers: Int?
-    @Option(help: "Embedding width, token inputs only. (default: 64)")
+    @Option(parsing: .unconditional, help: "Embedding width, token inputs only. (default: 64)")
     var embedding: Int?
     @Option(help: "adam or sgd. (default: adam)")
     var optimizer: OptimizerKind?
-    @Option(help: "Learning rate. (default: 1e-3 for adam, 0.01 for sgd)")
+    @Option(parsing: .unconditional, help: "Learning rate. (default: 1e-3 for adam, 0.01 for sgd)")
     var lr: Float?
-    @Option(help: "SGD momentum. (default: 0)")
+    @Option(parsing: .unconditional, help: "SGD momentum. (default: 0)")
     var momentum: Float?
-    @Option(help: "Clip gradients to this global norm. (default: no clipping)")
+    @Option(parsing: .unconditional, help: "Clip gradients to this global norm. (default: no clipping)")
     var clipNorm: Float?
     @Option(help: "When slot state is zeroed: row (independent sequences) or epoch (one long stream). (default: from the dataset's stream attribute)")
     var reset: ResetPolicy?
-    @Option(help: "Seed of the weight initialisation. (default: 0)")
+    @Option(parsing: .unconditional, help: "Seed of the weight initialisation. (default: 0)")
     var seed: UInt64?
 
     @Option(help: "Dataset evaluated statefully after each epoch (pack it with --like).")
@@ -55,9 +55,9 @@ struct TrainCommand: ParsableCommand {
     var log: String?
     @Option(help: "Folder of the checkpoints.")
     var checkpointDir = "checkpoints"
-    @Option(help: "Also write a checkpoint every this many global steps; 0: at epoch ends only. (default: 0)")
+    @Option(parsing: .unconditional, help: "Also write a checkpoint every this many global steps; 0: at epoch ends only. (default: 0)")
     var checkpointEvery: Int?
-    @Option(help: "How many step checkpoints to keep. (default: 3)")
+    @Option(parsing: .unconditional, help: "How many step checkpoints to keep. (default: 3)")
     var keep: Int?
     @Flag(help: "With --validation, keep DIR/best.h5, the checkpoint with the lowest validation loss.")
     var keepBest = false
