@@ -3,8 +3,9 @@ import TestSupport
 import XCTest
 
 final class ChunkCompressorTests: XCTestCase {
-    /// Chunks compressed by Storage must decode through HDF5's own shuffle and deflate filters,
-    /// with libdeflate and with the zlib fallback of systems that lack it.
+    /// Chunks compressed by Storage, with the Fletcher32 checksum appended, must decode through
+    /// HDF5's own shuffle, deflate and Fletcher32 filters, with libdeflate and with the zlib
+    /// fallback of systems that lack it.
     func testChunksCompressedHereAreDecodedByHDF5sFiltersWithEitherLibrary() throws {
         let folder = try makeTemporaryFolder()
         let file = try H5File(path: folder.file("c.h5"), mode: .truncate)
@@ -16,8 +17,9 @@ final class ChunkCompressorTests: XCTestCase {
                 var chunk = [Float](repeating: 0, count: 360)
                 let count = min(360, values.count - start * 120)
                 chunk.replaceSubrange(0..<count, with: values[(start * 120)..<(start * 120 + count)])
-                let bytes = chunk.withUnsafeBytes { compressor.compress($0, elementSize: 4) }
+                var bytes = chunk.withUnsafeBytes { compressor.compress($0, elementSize: 4) }
                 XCTAssertLessThan(bytes.count, 360 * 4)
+                appendFletcher32(&bytes)
                 try dataset.writeChunk(at: [start, 0, 0], bytes)
             }
             XCTAssertEqual(try dataset.read(as: Float.self), values, name)
