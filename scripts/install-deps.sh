@@ -54,9 +54,12 @@ python_packages=(
     pytest==9.2.0
 )
 
+# Installed packages and the names they provide (Debian 12's binutils provides binutils-gold).
+present=$(dpkg-query -W -f='${db:Status-Abbrev}|${Package},${Provides}\n' | awk -F'|' '$1 ~ /^ii/ {print $2}' \
+    | tr ',' '\n' | sed 's/ *(.*//; s/^ *//')
 missing=()
 for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    grep -qxF "$p" <<<"$present" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=()
