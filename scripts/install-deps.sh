@@ -6,7 +6,7 @@
 #   iproute2 lets the tests make two hosts),
 # - a Python virtual environment (.venv) with pinned numpy, h5py, pytest and matplotlib for the
 #   tests and scripts,
-# - with --slurm, Debian's Slurm and MUNGE (for scripts/slurm-check.sh).
+# - with --slurm, Debian's Slurm and MUNGE (a one-node cluster for the Slurm test).
 # Needs a Swift 6 toolchain on PATH; uses sudo for apt-get when not run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
