@@ -1,4 +1,4 @@
-/// The z-score statistics of a dataset packed with `--normalize` (SPEC.md section 2): its
+/// The z-score statistics of a dataset packed with `--normalize` (docs/datasets.md): its
 /// feature inputs and regression targets hold `(x - mean) / std`. Datasets and checkpoints keep
 /// them in `/normalization`; predictions, forecasts and exported models turn outputs back into
 /// original units with `originalTarget` / `denormalizeTargets`, and values fed in as inputs go
