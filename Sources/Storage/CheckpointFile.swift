@@ -14,7 +14,7 @@ public struct Tensor: Sendable, Equatable {
     }
 }
 
-/// The checkpoint file of SPEC.md section 3, as plain data: training gathers the model, the
+/// The checkpoint file of docs/checkpoints.md, as plain data: training gathers the model, the
 /// optimizer and every slot's state into one of these and writes it in one go.
 public struct Checkpoint: Sendable {
     /// Root attributes besides `format` and `version`.
@@ -23,11 +23,15 @@ public struct Checkpoint: Sendable {
     public var tensors: [String: Tensor]
     /// The dataset's vocabulary (text), copied so the checkpoint alone can decode predictions.
     public var vocab: [Int32]
+    /// The dataset's `/normalization` (float64), copied so outputs can be given in original units.
+    public var normalization: Normalization?
 
-    public init(attributes: [String: AttributeValue] = [:], tensors: [String: Tensor] = [:], vocab: [Int32] = []) {
+    public init(attributes: [String: AttributeValue] = [:], tensors: [String: Tensor] = [:], vocab: [Int32] = [],
+                normalization: Normalization? = nil) {
         self.attributes = attributes
         self.tensors = tensors
         self.vocab = vocab
+        self.normalization = normalization
     }
 
     public static let format = "lstm-dist checkpoint"
@@ -63,6 +67,7 @@ public struct Checkpoint: Sendable {
             if !vocab.isEmpty {
                 try file.createDataset("vocab", of: Int32.self, shape: [vocab.count]).write(vocab)
             }
+            try normalization?.write(to: file)
             try file.close()
         }
     }
@@ -86,7 +91,7 @@ public struct Checkpoint: Sendable {
         }
         var datasets: [String: H5Dataset] = [:], shapes: [String: [Int]] = [:]
         var bytes = 0.0
-        for datasetPath in try file.datasetPaths() {
+        for datasetPath in try file.datasetPaths() where !datasetPath.hasPrefix(Normalization.group + "/") {
             let dataset = try file.dataset(datasetPath)
             guard try dataset.elementKind == .float || datasetPath == "/vocab" else {
                 throw StorageError("\(path): dataset \(datasetPath) does not hold numbers")
@@ -98,8 +103,9 @@ public struct Checkpoint: Sendable {
         try MemoryBudget.check(bytes, "\(path): its tensors")
         let vocab = try datasets["/vocab"]?.read(as: Int32.self) ?? []
         shapes["vocab"] = nil
-        try check(Checkpoint(attributes: attributes, vocab: vocab), shapes)
-        self.init(attributes: attributes, vocab: vocab)
+        let normalization = try Normalization.read(from: file)
+        try check(Checkpoint(attributes: attributes, vocab: vocab, normalization: normalization), shapes)
+        self.init(attributes: attributes, vocab: vocab, normalization: normalization)
         for (name, shape) in shapes {
             tensors[name] = Tensor(shape: shape, values: try datasets["/" + name]!.read(as: Float.self))
         }
