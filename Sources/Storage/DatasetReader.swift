@@ -28,8 +28,8 @@ public final class DatasetReader {
         try header.validate(path)
     }
 
-    /// Reads rows `range`: one hyperslab read per array. Every value is checked against SPEC
-    /// section 2's rules before it is returned (see `check`), so a bad value never reaches a model.
+    /// Reads rows `range`: one hyperslab read per array. Every value is checked against the rules
+    /// of docs/datasets.md before it is returned (see `check`), so a bad value never reaches a model.
     public func readRows(_ range: Range<Int>) throws -> RowBlock {
         guard range.lowerBound >= 0, range.upperBound <= header.rows else {
             throw StorageError("\(path): rows \(range) outside 0..<\(header.rows)")

@@ -42,7 +42,7 @@ public struct DatasetHeader: Sendable, Equatable {
     /// The root `format` attribute of a dataset file.
     public static let format = "lstm-dist dataset"
     public static let version: Int64 = 1
-    /// Bounds on the attributes (SPEC section 2): 2^20 classes, 2^21 tokens (every Unicode scalar).
+    /// Bounds on the attributes (docs/datasets.md): 2^20 classes, 2^21 tokens (every Unicode scalar).
     public static let maxClasses = 1 << 20, maxVocabSize = 1 << 21
 
     /// Input values per row: L for tokens, L * F for features.

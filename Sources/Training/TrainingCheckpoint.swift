@@ -130,10 +130,12 @@ struct RestoredCheckpoint {
         var checkpoint: Checkpoint?
         let decision = try comm.decidedByRoot { () -> Decision? in
             guard let path = resume == "latest" ? try Checkpoint.latest(in: request.checkpointDirectory) : resume else { return nil }
+            let fingerprint = try dataset.fingerprint()  // outside: a bad dataset is not a damaged checkpoint
             var decision: Decision?
             do {
                 checkpoint = try Checkpoint(path: path) { declared, shapes in
-                    decision = try decide(declared, shapes: shapes, path: path, request: request, dataset: dataset, ranks: comm.size)
+                    decision = try decide(declared, shapes: shapes, path: path, request: request, dataset: dataset,
+                                          fingerprint: fingerprint, ranks: comm.size)
                 }
             } catch let error as StorageError where resume == "latest" {
                 throw TrainingError("\(error); " + (olderCleanCheckpoint(than: path, in: request.checkpointDirectory).map {
@@ -154,8 +156,9 @@ struct RestoredCheckpoint {
 
     /// Rank 0's checks, before any tensor is read: the same dataset, a configuration the request
     /// does not contradict and that fits in memory, and tensors of the shapes it builds.
-    private static func decide(_ checkpoint: Checkpoint, shapes: [String: [Int]], path: String, request: TrainingConfig, dataset: DatasetReader, ranks: Int) throws -> Decision {
-        guard case .string(let fingerprint)? = checkpoint.attributes["dataset_fingerprint"], fingerprint == (try dataset.fingerprint()) else {
+    private static func decide(_ checkpoint: Checkpoint, shapes: [String: [Int]], path: String, request: TrainingConfig,
+                               dataset: DatasetReader, fingerprint: String, ranks: Int) throws -> Decision {
+        guard case .string(let saved)? = checkpoint.attributes["dataset_fingerprint"], saved == fingerprint else {
             throw TrainingError("\(path) was trained on another dataset than \(dataset.path) (dataset_fingerprint differs); resume on the same data or start a new run")
         }
         let config = try request.resumed(from: try checkpoint.config(path), savedRanks: try checkpoint.int("ranks", path), ranks: ranks)

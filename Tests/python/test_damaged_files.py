@@ -1,4 +1,4 @@
-"""Untrusted and damaged files (SPEC section 2, "What readers refuse", and "Checksums"): datasets
+"""Untrusted and damaged files (docs/datasets.md, "What readers refuse" and "Checksums"): datasets
 written by h5py that break one rule each go through train, evaluate, predict and
 `inspect --check`, alone and under mpirun; checkpoints with one flipped byte; a bounded mutation
 fuzz of packed files through the CLI. Each refusal is one `Error:` line naming the place, a
@@ -309,3 +309,26 @@ def test_an_output_in_a_read_only_folder_is_one_line_with_the_reason(tmp_path, s
     assert_refused(run("predict", checkpoints["binary"], data, "--out", folder / "p.h5"),
                    f"{folder / 'p.h5'}: cannot write: Read-only file system")
     assert_refused(run("pack", "data/sequences.jsonl", "--out", folder / "d.h5"), f"{folder / 'd.h5'}: cannot write: Read-only file system")
+
+
+def test_pack_reports_a_malformed_value_as_its_only_line(tmp_path):
+    source = tmp_path / "bad.csv"
+    source.write_text("id,x,label\n1,0.5,1\n1,abc,1\n2,0.1,0\n")
+    result = run("pack", source, "--id", "id", "--label", "label", "--out", tmp_path / "b.h5")
+    assert_refused(result, "bad.csv: line 3, column 'x': 'abc' is not a finite number")
+    assert result.stdout == "", "nothing inferred is printed before the error"
+    assert list(tmp_path.iterdir()) == [source]
+
+
+@pytest.mark.parametrize("spelling", [["--value", "-1"], ["--value=-1"]])
+def test_negative_option_values_are_taken_as_typed(tmp_path, spelling):
+    out = tmp_path / "d.h5"
+    result = run("pack", "data/sequences.jsonl", *spelling, "--out", out)
+    assert result.returncode == 0, result.stderr
+    with h5py.File(out, "r") as f:
+        lengths, inputs = f["lengths"][...], f["inputs"][...]
+    row = int(np.argmin(lengths))
+    assert lengths[row] < inputs.shape[1]
+    assert (inputs[row, : inputs.shape[1] - lengths[row]] == -1).all(), "pre-padding holds the value"
+    refused = run("train", out, "--slots", "-2")
+    assert_refused(refused, "--slots must be at least 1, got -2")
