@@ -23,6 +23,10 @@ public enum Packer {
         }
         let survey = try source.survey()
         let header = try makeHeader(input: input, survey: survey, options: options, like: like)
+        try header.validate(options.output)
+        // Up to about 16 rows are in flight at once (blocks assembled, queued and written).
+        let rowBytes = Double(header.length) * (Double(max(header.features, 1)) + Double(header.targetWidth)) * 4
+        try MemoryBudget.check(16 * rowBytes, "rows of \(header.length) timesteps (--maxlen)")
         let taskSource = options.like.map { "from \($0)" }
             ?? (survey.fixedClasses != nil ? "one class per character" : "override with --task, --num-classes")
         try AtomicOutput.write(to: options.output, force: options.force) { temporary in

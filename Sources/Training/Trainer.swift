@@ -88,14 +88,17 @@ public final class Trainer {
         reset = config.shape.reset!
 
         guard slotsPerRank > 0 else { throw TrainingError("--slots must be positive") }
-        let globalSlots = comm.size * min(slotsPerRank, header.rows + 1)  // cannot overflow
-        guard globalSlots <= header.rows else {
-            throw TrainingError("\(comm.size) ranks x \(slotsPerRank) slots = \(globalSlots) global slots, but \(config.dataset) has only \(header.rows) rows; use --slots \(max(1, header.rows / comm.size)) or fewer")
+        let (globalSlots, overflow) = comm.size.multipliedReportingOverflow(by: slotsPerRank)
+        guard !overflow, globalSlots <= header.rows else {
+            throw TrainingError("\(comm.size) ranks x \(slotsPerRank) slots\(overflow ? "" : " = \(globalSlots) global slots"), but \(config.dataset) has only \(header.rows) rows; use --slots \(max(1, header.rows / comm.size)) or fewer")
         }
         guard config.shape.hidden! > 0, config.shape.layers! > 0, config.shape.embedding! > 0 else {
             throw TrainingError("--hidden, --layers and --embedding must be positive")
         }
         layout = try StreamLayout(rows: header.rows, length: header.length, window: config.shape.window!, globalSlots: globalSlots)
+        guard config.epochs! <= Int(Int32.max) / layout.stepsPerEpoch else {
+            throw TrainingError("--epochs \(config.epochs!) of \(layout.stepsPerEpoch) steps each is more steps than a run can count; use --epochs \(Int(Int32.max) / layout.stepsPerEpoch) or fewer")
+        }
         let signature = DataSignature(header)
         validation = try config.validation.map { path in
             let reader = try DatasetReader(path: path)

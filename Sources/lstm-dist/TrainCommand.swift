@@ -78,8 +78,8 @@ struct TrainCommand: ParsableCommand {
         try positive(embedding, "--embedding")
         try positive(keep, "--keep")
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must be 0 or more") }
-        if let clipNorm, !(clipNorm > 0) { throw ValidationError("--clip-norm must be positive") }
-        if let lr, !(lr >= 0) { throw ValidationError("--lr must be zero or positive") }
+        if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) { throw ValidationError("--clip-norm must be a positive number") }
+        if let lr, !(lr >= 0 && lr.isFinite) { throw ValidationError("--lr must be zero or a positive number") }
         if let momentum, !(0..<1).contains(momentum) { throw ValidationError("--momentum must be in [0, 1)") }
         if keepBest, validation == nil, resume == nil { throw ValidationError("--keep-best needs --validation") }
     }

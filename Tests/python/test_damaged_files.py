@@ -332,3 +332,26 @@ def test_negative_option_values_are_taken_as_typed(tmp_path, spelling):
     assert (inputs[row, : inputs.shape[1] - lengths[row]] == -1).all(), "pre-padding holds the value"
     refused = run("train", out, "--slots", "-2")
     assert_refused(refused, "--slots must be at least 1, got -2")
+
+
+def test_sizes_beyond_the_machines_memory_are_refused_before_allocating(tmp_path, checkpoints):
+    data = write_dataset(tmp_path / "data.h5", "binary")
+    assert_refused(run("train", data, "--hidden", "3000000000", "--slots", "4", "--checkpoint-dir", tmp_path / "c"),
+                   "--hidden 3000000000, --layers 1, --slots 4, --window 6 (1 output) on")
+    assert_refused(run("train", data, "--slots", "4", "--window", "6", "--layers", "100000000", "--checkpoint-dir", tmp_path / "c"),
+                   "GB of memory, more than this machine's")
+
+    huge = tmp_path / "huge.h5"  # declared, never written: h5py allocates nothing
+    with h5py.File(huge, "w") as f:
+        f.create_dataset("inputs", shape=(4, 10**7, 10**5), dtype="f4", chunks=(1, 1, 1000))
+        f["lengths"] = np.ones(4, np.int64)
+        f["targets"] = np.zeros(4, np.int64)
+        f.attrs.update(format="lstm-dist dataset", version=1, padding="pre", stream="independent", source="x",
+                       target_kind="row", task="binary", num_classes=2)
+    assert_refused(run("inspect", huge, "--check"), "one row of /inputs and /targets would need about 4000 GB")
+
+    damaged = tmp_path / "ckpt.h5"
+    shutil.copy(checkpoints["binary"], damaged)
+    with h5py.File(damaged, "r+") as f:
+        f.attrs["config"] = f.attrs["config"].replace('"hidden":4', '"hidden":4000000000')
+    assert_refused(run("evaluate", damaged, data), f"{damaged}: its configuration (hidden 4000000000")
