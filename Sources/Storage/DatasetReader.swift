@@ -86,7 +86,8 @@ public final class DatasetReader {
             numClasses: numClasses, targetWidth: targetWidth,
             padding: try file.enumAttribute("padding"),
             stream: try file.enumAttribute("stream", default: .independent),
-            source: try file.stringAttribute("source", default: ""))
+            source: try file.stringAttribute("source", default: ""),
+            normalization: try Normalization.read(from: file))
     }
 }
 

@@ -51,6 +51,7 @@ public final class DatasetWriter {
             try file.createDataset(DatasetPaths.vocab, of: Int32.self, shape: [header.vocab.count]).write(header.vocab)
         }
         try Self.writeAttributes(header, to: file)
+        try header.normalization?.write(to: file)
         self.file = file
         compressor = compression > 0 && stepsPerChunk == length ? ChunkCompressor(level: compression) : nil
     }
