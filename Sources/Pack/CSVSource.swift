@@ -71,6 +71,10 @@ struct CSVSource: SequenceSource {
         survey.targetWidth = labelColumn != nil ? 1 : targetColumns.count
         survey.stream = idColumn != nil ? .independent : .contiguous
         let horizon = options.horizon
+        if labelColumn == nil {
+            survey.targetOrigin = TargetOrigin(horizon: horizon,
+                                               features: targetColumns.map { Int32(featureColumns.firstIndex(of: $0) ?? -1) })
+        }
         var steps = 0
         var sequenceStart = 0
         var sequenceLabel: Number?

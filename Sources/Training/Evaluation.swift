@@ -47,6 +47,8 @@ struct DataSignature {
     var numClasses: Int
     var targetKind: TargetKind
     var targetWidth: Int
+    /// nil when unknown (h5py-made data, older checkpoints): then it is not compared.
+    var targetOrigin: TargetOrigin?
 
     init(_ header: DatasetHeader) {
         inputKind = header.inputKind
@@ -57,6 +59,7 @@ struct DataSignature {
         numClasses = header.numClasses
         targetKind = header.targetKind
         targetWidth = header.targetWidth
+        targetOrigin = header.targetOrigin
     }
 
     /// From the attributes, vocabulary and output layer that a checkpoint records (SPEC section 3).
@@ -70,6 +73,7 @@ struct DataSignature {
         targetKind = try checkpoint.enumeration("target_kind", path)
         guard let outputs = checkpoint.tensors["model/dense/bias"]?.values.count else { throw TrainingError("\(path): model/dense/bias is missing") }
         targetWidth = outputs
+        targetOrigin = checkpoint.targetOrigin
     }
 
     /// Refuses a dataset this model cannot read or score the way it was trained.
@@ -88,5 +92,8 @@ struct DataSignature {
         if header.numClasses != numClasses { try refuse("the class count", header.numClasses, numClasses) }
         if header.targetKind != targetKind { try refuse("the target kind", header.targetKind.rawValue, targetKind.rawValue) }
         if header.targetWidth != targetWidth { try refuse("the target width", header.targetWidth, targetWidth) }
+        if let theirs = header.targetOrigin, let mine = targetOrigin, theirs != mine {
+            try refuse("the targets are later values of other features or at another horizon (horizon \(theirs.horizon), target_features \(theirs.features)) than the model's (horizon \(mine.horizon), target_features \(mine.features))")
+        }
     }
 }
