@@ -7,7 +7,7 @@
                                           [--compare PREDICTIONS.h5] [--out PREDICTIONS.npy]
     .venv/bin/python scripts/lstm_numpy.py CHECKPOINT DATA.h5 --forecast STEPS [--compare FORECAST.h5]
 
-The weights are Keras' LSTM layout (SPEC section 3): kernel [I, 4H], recurrent_kernel [H, 4H],
+The weights are Keras' LSTM layout (docs/checkpoints.md): kernel [I, 4H], recurrent_kernel [H, 4H],
 bias [4H], gates in the order i, f, c (candidate), o. To use them elsewhere:
 
     Keras 3:  lstm_layer.set_weights([kernel, recurrent_kernel, bias]); dense.set_weights([k, b])
@@ -114,7 +114,7 @@ def forecast(weights, config, slots, data_path, steps):
 
 
 def row_order(layout, rows, slots):
-    """For each global slot, the rows it reads in order (SPEC section 1)."""
+    """For each global slot, the rows it reads in order (docs/layout.md)."""
     if layout == "interleaved":
         return [list(range(g, rows, slots)) for g in range(slots)]
     return [list(range(g * rows // slots, (g + 1) * rows // slots)) for g in range(slots)]

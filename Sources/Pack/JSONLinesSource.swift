@@ -1,6 +1,6 @@
 import Storage
 
-/// JSON Lines, one sequence per line: `{"x": ..., "y": ...}` (SPEC.md section 2).
+/// JSON Lines, one sequence per line: `{"x": ..., "y": ...}` (docs/datasets.md).
 struct JSONLinesSource: SequenceSource {
     private let reader: ByteReader
     private let options: PackOptions
@@ -97,7 +97,7 @@ struct JSONLinesSource: SequenceSource {
     }
 }
 
-/// The `x` and `y` of one line, checked to be numbers in the shapes SPEC.md allows.
+/// The `x` and `y` of one line, checked to be numbers in the shapes docs/datasets.md allows.
 private struct Record {
     /// Each timestep's values: one for a flat list `x`.
     var steps: [[Number]]

@@ -1,6 +1,6 @@
 import Storage
 
-/// Everything `lstm-dist pack` can be told (SPEC.md section 2). Optional fields are inferred
+/// Everything `lstm-dist pack` can be told (docs/datasets.md). Optional fields are inferred
 /// from the input, or taken from the `like` file, when nil.
 public struct PackOptions: Sendable {
     public enum Format: String, Sendable, CaseIterable { case csv, jsonl, text }

@@ -1,6 +1,6 @@
 import Storage
 
-/// `lstm-dist pack`: raw sequences in, a dataset file (SPEC.md section 2) out.
+/// `lstm-dist pack`: raw sequences in, a dataset file (docs/datasets.md) out.
 public enum Packer {
     /// Packs `input` into `options.output`, calling `report` with each line the user should see
     /// (what was inferred, what was written). Returns the written header. On any error nothing
@@ -77,7 +77,7 @@ public enum Packer {
         return "features \(features) at \(origin.horizon) timestep\(origin.horizon == 1 ? "" : "s") later"
     }
 
-    /// SPEC.md's inference: integer targets in {0, 1} are binary, other non-negative integers
+    /// Inference (docs/datasets.md): integer targets in {0, 1} are binary, other non-negative integers
     /// multiclass with max + 1 classes, anything else (or a vector) regression; `--like`,
     /// `--task` and `--num-classes` override it.
     private static func decideTask(input: String, survey: Survey, options: PackOptions, like: DatasetHeader?) throws -> (Task, Int) {

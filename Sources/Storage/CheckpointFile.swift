@@ -14,7 +14,7 @@ public struct Tensor: Sendable, Equatable {
     }
 }
 
-/// The checkpoint file of SPEC.md section 3, as plain data: training gathers the model, the
+/// The checkpoint file of docs/checkpoints.md, as plain data: training gathers the model, the
 /// optimizer and every slot's state into one of these and writes it in one go.
 public struct Checkpoint: Sendable {
     /// Root attributes besides `format` and `version`.

@@ -1,5 +1,5 @@
 extension DatasetReader {
-    /// SHA-256 over what defines the dataset's content (SPEC section 3): its header fields
+    /// SHA-256 over what defines the dataset's content (docs/checkpoints.md): its header fields
     /// (shapes and attributes, `source` excepted so a renamed file stays the same dataset),
     /// `/lengths`, `/targets` and `/vocab`, in fixed types (int32 and float32, little-endian).
     /// 64 lowercase hex characters. Reads the rows in blocks, never all at once.

@@ -1,4 +1,4 @@
-/// The dataset file of SPEC.md section 2: `/inputs`, `/lengths`, `/targets`, `/vocab` and the
+/// The dataset file of docs/datasets.md: `/inputs`, `/lengths`, `/targets`, `/vocab` and the
 /// root attributes that say how to read them.
 
 public enum InputKind: String, Sendable, CaseIterable { case tokens, features }

@@ -1,4 +1,4 @@
-/// Writes a dataset file (SPEC.md section 2) block by block, so the rows never all sit in
+/// Writes a dataset file (docs/datasets.md) block by block, so the rows never all sit in
 /// memory. The header, N included, is fixed when the file is created: `pack` learns it in a
 /// first pass over its input.
 public final class DatasetWriter {

@@ -62,7 +62,7 @@ struct DataSignature {
         targetOrigin = header.targetOrigin
     }
 
-    /// From the attributes, vocabulary and output layer that a checkpoint records (SPEC section 3).
+    /// From the attributes, vocabulary and output layer that a checkpoint records (docs/checkpoints.md).
     init(_ checkpoint: Checkpoint, _ path: String) throws {
         vocabSize = checkpoint.attributes["vocab_size"] == nil ? 0 : try checkpoint.int("vocab_size", path)
         inputKind = vocabSize > 0 ? .tokens : .features

@@ -4,7 +4,7 @@ import Model
 import Storage
 
 /// Gathers a run's weights, optimizer state and every global slot's state to rank 0 and
-/// writes them as a checkpoint (SPEC section 3).
+/// writes them as a checkpoint (docs/checkpoints.md).
 struct CheckpointWriter {
     let config: TrainingConfig
     let header: DatasetHeader

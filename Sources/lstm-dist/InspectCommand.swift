@@ -38,7 +38,7 @@ struct InspectCommand: ParsableCommand {
     }
 }
 
-/// What `inspect` says about a dataset; the JSON keys are SPEC.md's attribute names.
+/// What `inspect` says about a dataset; the JSON keys are the file's attribute names (docs/datasets.md).
 struct DatasetSummary: Encodable, CustomStringConvertible {
     struct Lengths: Encodable { var min: Int32, mean: Double, max: Int32 }
     var file: String
