@@ -89,6 +89,9 @@ def forecast(weights, config, slots, data_path, steps):
         inputs, targets = f["inputs"][...].astype(np.float64), f["targets"][...].astype(np.float64)
         lengths, padding = f["lengths"][...].astype(int), f.attrs["padding"]
         target_features = f["target_features"][...].astype(int)
+        # Normalised data (pack --normalize): rolled in z units, written in original units.
+        scale = f["normalization/targets_std"][...] if "normalization/targets_std" in f else 1.0
+        offset = f["normalization/targets_mean"][...] if "normalization/targets_mean" in f else 0.0
     targets = targets[..., None] if targets.ndim == 2 else targets
     rows, length = lengths.shape[0], inputs.shape[1]
     layers, hidden = config["shape"]["layers"], config["shape"]["hidden"]
@@ -108,7 +111,7 @@ def forecast(weights, config, slots, data_path, steps):
             fork_h, fork_c = h.copy(), c.copy()
             for s in range(steps):
                 y = step(weights, x, fork_h, fork_c) @ weights["dense/kernel"] + weights["dense/bias"]
-                out[row, s] = y
+                out[row, s] = y * scale + offset
                 x[target_features] = y
     return out
 
@@ -125,6 +128,10 @@ def predict(weights, config, slots, task, data_path, layout="train"):
     with h5py.File(data_path, "r") as f:
         inputs, lengths = f["inputs"][...], f["lengths"][...].astype(int)
         padding, per_step = f.attrs["padding"], f.attrs["target_kind"] == "step"
+        # A normalised dataset (pack --normalize; predict refuses one whose statistics differ from
+        # the checkpoint's): regression outputs are z-scores, turned back into original units.
+        scale = f["normalization/targets_std"][...] if "normalization/targets_std" in f else 1.0
+        offset = f["normalization/targets_mean"][...] if "normalization/targets_mean" in f else 0.0
     rows, length = lengths.shape[0], inputs.shape[1]
     layers, hidden = config["shape"]["layers"], config["shape"]["hidden"]
     reset_per_row = {"train": config["shape"]["reset"] == "row", "independent": True, "interleaved": False}[layout]
@@ -163,7 +170,7 @@ def predict(weights, config, slots, task, data_path, layout="train"):
             values = np.exp(logits - logits.max(axis=-1, keepdims=True))
             values /= values.sum(axis=-1, keepdims=True)
         else:
-            values = logits
+            values = logits * scale + offset
         if per_step:
             out[row] = np.where(valid[..., None], values, 0)
         else:

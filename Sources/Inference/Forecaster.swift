@@ -24,8 +24,9 @@ public final class Forecaster {
     /// [B] x one timestep: the forks, and their inputs.
     private let roll: LSTMModel
     private let rollBatch: WindowBatch
-    /// Model outputs -> original units, per target column: `value * scale + offset`.
-    private let scale: [Float], offset: [Float]
+    /// Turns the model's outputs into original units (pack --normalize); nil when they are.
+    /// A target continues its feature with that feature's statistics, so outputs are fed back as they are.
+    private let normalization: Normalization?
 
     /// Collective (it follows the model's load); refuses, alike on every rank, a dataset that
     /// cannot be forecast, saying what to pack instead.
@@ -60,8 +61,7 @@ public final class Forecaster {
         roll = LSTMModel(config: model.config, slots: model.slots, window: 1)
         _ = roll.parameters.update(fromContentsOf: model.parameters)
         rollBatch = WindowBatch(config: model.config, slots: model.slots, window: 1)
-        scale = Array(repeating: 1, count: K)
-        offset = Array(repeating: 0, count: K)
+        normalization = header.normalization.flatMap { $0.targetsMean.isEmpty ? nil : $0 }
     }
 
     /// Collective: writes `/forecast` float32 [N, steps, K] in row order (zeros for an empty
@@ -142,7 +142,7 @@ public final class Forecaster {
                 for k in 0 ..< K {
                     let value = roll.outputs[b * K + k]
                     rollBatch.features[b * F + targetFeatures[k]] = value
-                    part[(b * steps + h) * K + k] = value * scale[k] + offset[k]
+                    part[(b * steps + h) * K + k] = normalization?.originalTarget(value, column: k) ?? value
                 }
             }
         }

@@ -16,9 +16,10 @@ struct Survey {
     /// Set when the task is not inferred: text's targets are its next characters, one class each.
     var fixedClasses: Int?
     var stream: StreamKind = .independent
-    /// CSV `--target`: which feature each target column is a later value of, and how much later.
-    /// Recorded only when the targets turn out to be regression.
-    var targetOrigin: TargetOrigin?
+    /// Per target value: the index of the input feature it is a later value of, or -1.
+    var targetFeatures: [Int] = []
+    /// With `--normalize` (and no `--like`): the statistics of the kept timesteps.
+    var statistics: StatisticsSurvey?
     /// Lines telling the user what was inferred.
     var notes: [String] = []
 }

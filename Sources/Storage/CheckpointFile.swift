@@ -26,13 +26,16 @@ public struct Checkpoint: Sendable {
     /// The dataset's `horizon` and `/target_features` (regression per timestep), copied so a
     /// forecast can refuse data whose targets continue other inputs.
     public var targetOrigin: TargetOrigin?
+    /// The dataset's `/normalization` (float64), copied so outputs can be given in original units.
+    public var normalization: Normalization?
 
     public init(attributes: [String: AttributeValue] = [:], tensors: [String: Tensor] = [:], vocab: [Int32] = [],
-                targetOrigin: TargetOrigin? = nil) {
+                targetOrigin: TargetOrigin? = nil, normalization: Normalization? = nil) {
         self.attributes = attributes
         self.tensors = tensors
         self.vocab = vocab
         self.targetOrigin = targetOrigin
+        self.normalization = normalization
     }
 
     public static let format = "lstm-dist checkpoint"
@@ -73,6 +76,7 @@ public struct Checkpoint: Sendable {
                 try file.createDataset(DatasetPaths.targetFeatures, of: Int32.self, shape: [targetOrigin.features.count])
                     .write(targetOrigin.features)
             }
+            try normalization?.write(to: file)
         }
     }
 
@@ -91,7 +95,8 @@ public struct Checkpoint: Sendable {
             attributes[name] = try file.attribute(name)
         }
         tensors = [:]
-        for datasetPath in try file.datasetPaths() where ![DatasetPaths.vocab, DatasetPaths.targetFeatures].contains(datasetPath) {
+        for datasetPath in try file.datasetPaths()
+        where ![DatasetPaths.vocab, DatasetPaths.targetFeatures].contains(datasetPath) && !datasetPath.hasPrefix(Normalization.group + "/") {
             let dataset = try file.dataset(datasetPath)
             tensors[String(datasetPath.dropFirst())] = Tensor(shape: try dataset.shape, values: try dataset.read(as: Float.self))
         }
@@ -100,6 +105,7 @@ public struct Checkpoint: Sendable {
             ? TargetOrigin(horizon: Int(try file.intAttribute(DatasetPaths.horizon)),
                            features: try file.dataset(DatasetPaths.targetFeatures).read(as: Int32.self))
             : nil
+        normalization = try Normalization.read(from: file)
     }
 
     /// The checkpoint with the highest global step in `directory`, or nil when there is none.

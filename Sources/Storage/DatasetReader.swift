@@ -97,7 +97,8 @@ public final class DatasetReader {
             padding: try file.enumAttribute("padding"),
             stream: try file.enumAttribute("stream", default: .independent),
             source: try file.stringAttribute("source", default: ""),
-            targetOrigin: targetOrigin)
+            targetOrigin: targetOrigin,
+            normalization: try Normalization.read(from: file))
     }
 }
 

@@ -44,14 +44,17 @@ public struct DatasetHeader: Sendable, Equatable {
     public var source: String
     /// Regression per timestep from `pack --target` only; nil when the file does not say (h5py).
     public var targetOrigin: TargetOrigin?
+    /// `/normalization` when the dataset was packed with `--normalize` (or `--like` a file that was).
+    public var normalization: Normalization?
 
     public init(rows: Int, length: Int, inputKind: InputKind, features: Int, vocabSize: Int, vocab: [Int32],
                 targetKind: TargetKind, task: Task, numClasses: Int, targetWidth: Int,
-                padding: Padding, stream: StreamKind, source: String, targetOrigin: TargetOrigin? = nil) {
+                padding: Padding, stream: StreamKind, source: String, targetOrigin: TargetOrigin? = nil,
+                normalization: Normalization? = nil) {
         self.rows = rows; self.length = length; self.inputKind = inputKind; self.features = features
         self.vocabSize = vocabSize; self.vocab = vocab; self.targetKind = targetKind; self.task = task
         self.numClasses = numClasses; self.targetWidth = targetWidth; self.padding = padding
-        self.stream = stream; self.source = source; self.targetOrigin = targetOrigin
+        self.stream = stream; self.source = source; self.targetOrigin = targetOrigin; self.normalization = normalization
     }
 
     /// The root `format` attribute of a dataset file.
@@ -91,6 +94,7 @@ public struct DatasetHeader: Sendable, Equatable {
                 try require(false, "/target_features[\(bad)] = \(origin.features[bad]) is not -1 or a feature from 0 to \(features - 1)")
             }
         }
+        try normalization?.validate(for: self, context)
     }
 }
 

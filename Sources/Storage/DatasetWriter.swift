@@ -54,6 +54,7 @@ public final class DatasetWriter {
             try file.createDataset(DatasetPaths.targetFeatures, of: Int32.self, shape: [origin.features.count]).write(origin.features)
         }
         try Self.writeAttributes(header, to: file)
+        try header.normalization?.write(to: file)
         self.file = file
         compressor = compression > 0 && stepsPerChunk == length ? ChunkCompressor(level: compression) : nil
     }

@@ -31,7 +31,7 @@ struct CheckpointWriter {
         }
         guard comm.isRoot else { return nil }
 
-        var checkpoint = Checkpoint(vocab: header.vocab, targetOrigin: header.targetOrigin)
+        var checkpoint = Checkpoint(vocab: header.vocab, targetOrigin: header.targetOrigin, normalization: header.normalization)
         for spec in model.layout.tensors {
             let range = spec.offset ..< spec.offset + spec.count
             checkpoint.tensors["model/" + spec.name] = Tensor(shape: spec.shape, values: Array(model.parameters[range]))

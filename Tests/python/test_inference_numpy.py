@@ -46,7 +46,7 @@ def test_numpy_reproduces_forecast_of_independent_post_padded_rows_with_a_held_f
     csv.write_text("\n".join(lines) + "\n")
     # Windows of 5 over rows of up to 21: a post-padded row's last input is often in an earlier window.
     data, checkpoint, theirs = train_and_forecast(
-        tmp_path, csv, ["--id", "id", "--target", "level,season", "--horizon", "1", "--padding", "post"],
+        tmp_path, csv, ["--id", "id", "--target", "level,season", "--horizon", "1", "--padding", "post", "--normalize"],
         ["--hidden", "12", "--layers", "2", "--window", "5", "--slots", "3", "--epochs", "3"], steps=7)
     with h5py.File(data) as f, h5py.File(checkpoint) as c:
         assert f.attrs["horizon"] == 1 and list(f["target_features"][...]) == [0, 1]
@@ -62,7 +62,7 @@ def test_a_trained_model_forecasts_a_two_tone_wave_with_a_quarter_of_persistence
     csv = tmp_path / "wave.csv"
     csv.write_text("y\n" + "\n".join(f"{v:.6f}" for v in wave) + "\n")
     data, checkpoint, forecast = train_and_forecast(
-        tmp_path, csv, ["--target", "y", "--horizon", "1", "--length", "50"],
+        tmp_path, csv, ["--target", "y", "--horizon", "1", "--length", "50", "--normalize"],
         ["--hidden", "32", "--slots", "4", "--epochs", "12", "--lr", "0.01"], steps=50)
     ours = lstm_numpy.forecast(*lstm_numpy.load_checkpoint(checkpoint)[:3], data, 50)
     assert np.abs(ours - forecast).max() < 1e-5
