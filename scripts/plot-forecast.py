@@ -94,7 +94,7 @@ def main():
         axis.legend(loc="upper left", fontsize=8)
     figure.tight_layout()
     out = args.out or args.forecast.rsplit(".", 1)[0] + ".png"
-    figure.savefig(out, dpi=110)
+    figure.savefig(out, dpi=80)
     print(f"wrote {out}")
 
 

@@ -1,6 +1,7 @@
 """`lstm-dist forecast` from outside: scripts/lstm_numpy.py reproduces /forecast from the
 checkpoint and the dataset alone, and on a noiseless two-tone wave a trained model's 50-step
-forecasts beat persistence (the last value held) by a wide margin.
+forecasts beat persistence (the last value held) by a wide margin. Both datasets are packed with
+--normalize: the model rolls in z units, the forecasts come out in the series' own units.
 
 Runs the built binary: LSTM_DIST_BIN, default .build/debug/lstm-dist (from the repository root).
 """
@@ -36,7 +37,7 @@ def train_and_forecast(tmp_path, csv, pack_options, train_options, steps):
         return data, checkpoint, f["forecast"][...]
 
 
-def test_numpy_reproduces_forecast_of_independent_post_padded_rows_with_a_held_feature(tmp_path):
+def test_numpy_reproduces_forecast_of_normalised_independent_post_padded_rows_with_a_held_feature(tmp_path):
     rng = np.random.default_rng(5)
     lines = ["id,level,season,noise"]
     for series in range(14):
