@@ -7,7 +7,7 @@ import Training
 import Glibc
 #endif
 
-/// `forecast` (SPEC section 4): a pass over the dataset in the training layout that, at the end
+/// `forecast` (docs/commands.md): a pass over the dataset in the training layout that, at the end
 /// of every row, forks each slot's state and rolls it `steps` timesteps ahead, each prediction
 /// fed back as the next input of the feature it is a later value of.
 ///

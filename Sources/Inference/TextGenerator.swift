@@ -3,7 +3,7 @@ import Model
 import Storage
 import Training
 
-/// Text from a character model, `generate` (SPEC section 4): one slot run one timestep at a
+/// Text from a character model, `generate` (docs/commands.md): one slot run one timestep at a
 /// time from zero state or from a global slot's saved state. The prime is fed through, then
 /// each character is drawn from the model's next-character distribution and fed back.
 public final class TextGenerator {

@@ -13,7 +13,7 @@ extension Task {
 }
 
 /// How per-timestep regression targets relate to the inputs, recorded by `pack --target` so that
-/// `forecast` can feed a prediction back as the next input (SPEC section 2): the root attribute
+/// `forecast` can feed a prediction back as the next input (docs/datasets.md): the root attribute
 /// `horizon` and the dataset `/target_features`.
 public struct TargetOrigin: Sendable, Equatable {
     /// Timesteps between an input and its target: 0 when the targets are not shifted.

@@ -47,29 +47,16 @@ final class TextGeneratorTests: XCTestCase {
         try JSONSerialization.data(withJSONObject: ["checkpoint": checkpoint, "slot": slot, "tokens": fed.map(Int.init)])
             .write(to: URL(fileURLWithPath: folder.file("continuation.json")))
         try distributions.withUnsafeBufferPointer { try Data(buffer: $0).write(to: URL(fileURLWithPath: folder.file("distributions.f32"))) }
-        let (status, output) = try runProcess(python, [repositoryRoot + "/Tests/python/continuation_reference.py", folder.path])
-        XCTAssertEqual(status, 0, "numpy continuation disagrees: \(output)")
+        let result = try RunningCommand([python, repositoryRoot + "/Tests/python/continuation_reference.py", folder.path]).wait(timeout: 120)
+        XCTAssertEqual(result.status, 0, "numpy continuation disagrees: \(result)")
     }
 
     /// `$LSTM_DIST_PYTHON` (scripts/test.sh sets it to .venv's), else `python3`; skips without numpy and h5py.
-    private func pythonWithNumpy() throws -> [String] {
+    private func pythonWithNumpy() throws -> String {
         let python = ProcessInfo.processInfo.environment["LSTM_DIST_PYTHON"] ?? "python3"
-        guard (try? runProcess(["/usr/bin/env", python], ["-c", "import numpy, h5py"]).status) == 0 else {
+        guard (try? RunningCommand([python, "-c", "import numpy, h5py"]).wait(timeout: 60).status) == 0 else {
             throw XCTSkip("\(python) with numpy and h5py is not available (set LSTM_DIST_PYTHON)")
         }
-        return ["/usr/bin/env", python]
-    }
-
-    private func runProcess(_ command: [String], _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst()) + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        return python
     }
 }
