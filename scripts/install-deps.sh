@@ -68,8 +68,10 @@ if [ ${#missing[@]} -gt 0 ]; then
         sudo=(sudo)
     fi
     echo "Installing Debian packages: ${missing[*]}"
-    "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Waits for another apt or dpkg (another test run installing) instead of failing at once.
+    apt=(apt-get -qq -o DPkg::Lock::Timeout=300)
+    "${sudo[@]}" "${apt[@]}" update
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
     echo "Installed: ${missing[*]}"
 fi
 

@@ -51,17 +51,14 @@ public final class CheckpointModel {
             checkpoint = try Checkpoint(path: path) { declared, shapes in
                 try DataSignature(declared, shapes: shapes, path).check(reader.header, path: dataset)
                 let config = try declared.config(path)
-                let (ranks, slots) = (try declared.int("ranks", path), try declared.int("slots_per_rank", path))
-                guard ranks > 0, slots > 0, slots <= (1 << 40) / ranks else {
-                    throw TrainingError("\(path): attributes ranks \(ranks) and slots_per_rank \(slots) are not a slot count")
-                }
+                let globalSlots = try declared.globalSlots(path)
                 let modelConfig = config.modelConfig(for: reader.header)
-                let slotsHere = try TrainingConfig.slotsPerRank(sharing: ranks * slots, ranks: comm.size)
+                let slotsHere = try TrainingConfig.slotsPerRank(sharing: globalSlots, ranks: comm.size)
                 let window = min(config.shape.window!, reader.header.length)
                 try modelConfig.checkMemory(slots: slotsHere, window: window, header: reader.header,
                                             "\(path): its configuration (\(modelConfig.sizes(slots: slotsHere, window: window, flags: false)))")
                 try checkShapes(shapes, ["model"], of: ParameterLayout(modelConfig), path)
-                decision = Decision(config: config, globalSlots: ranks * slots)
+                decision = Decision(config: config, globalSlots: globalSlots)
             }
             return decision!
         }
@@ -86,7 +83,15 @@ public final class CheckpointModel {
         try run(layout)
     }
 
-    func run(_ layout: EvaluationLayout, visit: (_ step: Int, _ layout: StreamLayout) throws -> Void = { _, _ in }) throws -> TargetSums {
+    /// This rank's model and window batch: inside `run`'s `visit`, the model's outputs and
+    /// carried state and the batch's inputs, masks and targets are that step's.
+    public var model: LSTMModel { evaluation.model }
+    public var batch: WindowBatch { evaluation.batch }
+    public var reader: DatasetReader { evaluation.reader }
+
+    /// Collective: a pass in `layout` calling `visit` after every step with the step and the layout
+    /// (which says where every global slot stands), for passes built on this one (predict, forecast).
+    public func run(_ layout: EvaluationLayout, visit: (_ step: Int, _ layout: StreamLayout) throws -> Void = { _, _ in }) throws -> TargetSums {
         let pass = layout.pass(trainedWith: trainingReset)
         return try evaluation.run(assignment: pass.assignment, reset: pass.reset, visit: visit)
     }

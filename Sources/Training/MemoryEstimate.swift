@@ -3,11 +3,11 @@ import Storage
 
 extension ModelConfig {
     /// About how many bytes one rank holds to run this model over `slots` x `window` on
-    /// `header`'s rows: parameters, gradients, two optimizer moments and a checkpoint's copy of
+    /// `header`'s rows (none without one): parameters, gradients, two optimizer moments and a checkpoint's copy of
     /// the three; per layer the transposed recurrent kernel, the gate pre-activations and the
     /// states of every timestep; the batch and its outputs; two blocks of rows per slot. In
     /// Double, so that absurd sizes cannot overflow before they are refused.
-    func estimatedBytes(slots: Int, window: Int, header: DatasetHeader) -> Double {
+    func estimatedBytes(slots: Int, window: Int, header: DatasetHeader?) -> Double {
         let H = Double(hidden), G = 4 * H, B = Double(slots), T = Double(window), K = Double(outputs)
         let I = Double(input.width), layers = Double(self.layers)
         // Input kernels (the first layer's from I inputs), recurrent kernels and biases, the head.
@@ -15,14 +15,15 @@ extension ModelConfig {
         if case .tokens(let vocabulary, let embedding) = input { parameters += Double(vocabulary) * Double(embedding) }
         let perLayer: Double = G * H + G * B * T + 3 * H * B * (T + 1)
         let batch: Double = B * T * (2 * I + 4 + 2 * K)
-        let rowBytes: Double = Double(header.inputsPerRow + header.targetsPerRow) * 4
         let floats: Double = 7 * parameters + layers * perLayer + batch
+        guard let header else { return 4 * floats }
+        let rowBytes: Double = Double(header.inputsPerRow + header.targetsPerRow) * 4
         return 4 * floats + B * 2 * max(rowBytes, 1_048_576)
     }
 
     /// Refuses a model that would not fit in this machine's memory; `what` names where its
     /// sizes come from (the flags, or a checkpoint's configuration).
-    func checkMemory(slots: Int, window: Int, header: DatasetHeader, _ what: @autoclosure () -> String) throws {
+    func checkMemory(slots: Int, window: Int, header: DatasetHeader?, _ what: @autoclosure () -> String) throws {
         try MemoryBudget.check(estimatedBytes(slots: slots, window: window, header: header), what())
     }
 

@@ -31,7 +31,7 @@ struct CheckpointWriter {
         }
         guard comm.isRoot else { return nil }
 
-        var checkpoint = Checkpoint(vocab: header.vocab, normalization: header.normalization)
+        var checkpoint = Checkpoint(vocab: header.vocab, targetOrigin: header.targetOrigin, normalization: header.normalization)
         for spec in model.layout.tensors {
             let range = spec.offset ..< spec.offset + spec.count
             checkpoint.tensors["model/" + spec.name] = Tensor(shape: spec.shape, values: Array(model.parameters[range]))
@@ -161,7 +161,13 @@ struct RestoredCheckpoint {
         guard case .string(let saved)? = checkpoint.attributes["dataset_fingerprint"], saved == fingerprint else {
             throw TrainingError("\(path) was trained on another dataset than \(dataset.path) (dataset_fingerprint differs); resume on the same data or start a new run")
         }
-        let config = try request.resumed(from: try checkpoint.config(path), savedRanks: try checkpoint.int("ranks", path), ranks: ranks)
+        let savedConfig = try checkpoint.config(path)
+        _ = try checkpoint.globalSlots(path)  // both attributes in range
+        let savedSlots = try checkpoint.int("slots_per_rank", path)
+        guard savedConfig.slotsPerRank == savedSlots else {
+            throw TrainingError("\(path): attribute slots_per_rank \(savedSlots) disagrees with its config's \(savedConfig.slotsPerRank!)")
+        }
+        let config = try request.resumed(from: savedConfig, savedRanks: try checkpoint.int("ranks", path), ranks: ranks)
         let modelConfig = config.modelConfig(for: dataset.header)
         let (slots, window) = (config.slotsPerRank!, min(config.shape.window!, dataset.header.length))
         try modelConfig.checkMemory(slots: slots, window: window, header: dataset.header,
@@ -175,7 +181,8 @@ struct RestoredCheckpoint {
         let sums = TargetSums(loss: try checkpoint.double("epoch_loss_sum", path), targets: Double(try checkpoint.int("epoch_targets", path)),
                               correct: Double(try checkpoint.int("epoch_correct", path)))
         let position = TrainingPosition(epoch: try checkpoint.int("epoch", path), step: try checkpoint.int("step", path),
-                                        globalStep: try checkpoint.int("global_step", path), epochSums: sums)
+                                        globalStep: try checkpoint.int("global_step", path), epochSums: sums,
+                                        monitor: try checkpoint.monitor(path, config: config, lrGiven: request.learningRate != nil))
         return Decision(path: path, config: config, position: position, iterations: try checkpoint.int("iterations", path))
     }
 
@@ -262,6 +269,23 @@ extension Checkpoint {
         }
     }
 
+    /// The plateau schedule's and early stopping's state (absent from checkpoints written
+    /// before they existed: nothing monitored yet). The plateau rate after warm-up is the `lr`
+    /// the checkpoint recorded, unless the resume gives a new `--lr`.
+    func monitor(_ path: String, config: TrainingConfig, lrGiven: Bool) throws -> MonitorState {
+        var monitor = MonitorState()
+        if attributes["best_monitored_loss"] != nil {
+            let best = try double("best_monitored_loss", path)
+            monitor.best = best.isFinite ? best : nil
+        }
+        if attributes["epochs_without_improvement"] != nil { monitor.epochsWithoutImprovement = try int("epochs_without_improvement", path) }
+        if attributes["early_stopped"] != nil { monitor.earlyStopped = try int("early_stopped", path) != 0 }
+        if config.shape.lrSchedule == .plateau, !lrGiven, try int("global_step", path) >= config.shape.warmup!, attributes["lr"] != nil {
+            monitor.plateauRate = try double("lr", path)
+        }
+        return monitor
+    }
+
     func int(_ name: String, _ path: String) throws -> Int {
         guard case .int(let value)? = attributes[name] else { throw TrainingError("\(path): attribute \(name) is missing or not an integer") }
         return Int(value)
@@ -275,15 +299,29 @@ extension Checkpoint {
         return value
     }
 
+    /// S = `ranks` x `slots_per_rank` of the run that wrote it, each positive and S at most 2^40.
+    func globalSlots(_ path: String) throws -> Int {
+        let (ranks, slots) = (try int("ranks", path), try int("slots_per_rank", path))
+        guard ranks > 0, slots > 0, slots <= (1 << 40) / ranks else {
+            throw TrainingError("\(path): attributes ranks \(ranks) and slots_per_rank \(slots) are not a slot count")
+        }
+        return ranks * slots
+    }
+
     /// The resolved configuration of the run that wrote it: every field a run fills in present,
     /// and sizes positive.
     func config(_ path: String) throws -> TrainingConfig {
         guard case .string(let json)? = attributes["config"] else { throw TrainingError("\(path): attribute config is missing or not a string") }
         let config = try TrainingConfig(json: json, path: path)
+        let sizes = [("window", config.shape.window), ("hidden", config.shape.hidden), ("layers", config.shape.layers),
+                     ("embedding", config.shape.embedding), ("slots_per_rank", config.slotsPerRank), ("epochs", config.epochs),
+                     ("keep", config.keep)]
+        if let (name, value) = sizes.first(where: { !($0.1.map { $0 > 0 } ?? false) }) {
+            throw TrainingError("\(path): attribute config: \(name) is \(value.map { "\($0)" } ?? "missing"), expected a positive integer")
+        }
         let shape = config.shape
-        let sizes = [shape.window, shape.hidden, shape.layers, shape.embedding, config.slotsPerRank, config.epochs, config.keep]
-        guard sizes.allSatisfy({ ($0 ?? 0) > 0 }), shape.optimizer != nil, shape.momentum != nil, shape.reset != nil,
-              shape.seed != nil, config.learningRate != nil, (config.checkpointEvery ?? -1) >= 0 else {
+        guard shape.reset != nil, shape.optimizer != nil, shape.momentum != nil, shape.seed != nil, config.learningRate != nil,
+              (config.checkpointEvery ?? -1) >= 0 else {
             throw TrainingError("\(path): attribute config is not a complete training configuration")
         }
         return config

@@ -1,0 +1,70 @@
+import Model
+import Storage
+
+/// A checkpoint's network read by one process without a dataset (`generate`): its weights, the
+/// kind of data it was trained on, and every global slot's saved state.
+public struct SavedNetwork {
+    public let path: String
+    public let modelConfig: ModelConfig
+    /// S of the run that wrote it: `/state/h` and `/state/c` are `[layers, S, H]`.
+    public let globalSlots: Int
+    public let inputKind: InputKind
+    public let task: Task
+    public let targetKind: TargetKind
+    public let numClasses: Int
+    /// Token id -> Unicode scalar, for text; empty otherwise.
+    public let vocab: [Int32]
+    private let checkpoint: Checkpoint
+
+    /// Reads the checkpoint, checking before its tensors are read that its weights and saved
+    /// state have the shapes its configuration builds, and that the model fits in memory.
+    public init(path: String) throws {
+        var data: DataSignature?, modelConfig: ModelConfig?, globalSlots = 0
+        let checkpoint = try Checkpoint(path: path) { declared, shapes in
+            let signature = try DataSignature(declared, shapes: shapes, path)
+            let network = try declared.config(path).modelConfig(for: signature)
+            try network.checkMemory(slots: 1, window: 1, header: nil,
+                                    "\(path): its configuration (\(network.sizes(slots: 1, window: 1, flags: false)))")
+            try checkShapes(shapes, ["model"], of: ParameterLayout(network), path)
+            let slots = try declared.globalSlots(path)
+            let stateShape = [network.layers, slots, network.hidden]
+            for name in ["state/h", "state/c"] where shapes[name] != stateShape {
+                throw TrainingError("\(path): \(name) has shape \(shapes[name]?.description ?? "none"), expected \(stateShape)")
+            }
+            (data, modelConfig, globalSlots) = (signature, network, slots)
+        }
+        guard let data, let modelConfig else { throw TrainingError("\(path): not read") }
+        self.globalSlots = globalSlots
+        self.path = path
+        self.modelConfig = modelConfig
+        self.checkpoint = checkpoint
+        inputKind = data.inputKind
+        task = data.task
+        targetKind = data.targetKind
+        numClasses = data.numClasses
+        vocab = data.vocab
+    }
+
+    /// A model of `slots` x `window` holding the checkpoint's weights, every slot at zero state.
+    public func makeModel(slots: Int, window: Int) -> LSTMModel {
+        let model = LSTMModel(config: modelConfig, slots: slots, window: window)
+        for spec in model.layout.tensors {
+            _ = UnsafeMutableBufferPointer(rebasing: model.parameters[spec.offset ..< spec.offset + spec.count])
+                .update(fromContentsOf: checkpoint.tensors["model/" + spec.name]!.values)
+        }
+        return model
+    }
+
+    /// Sets `model`'s slot `local` to global slot `slot`'s saved h and c, in every layer.
+    public func restoreState(slot: Int, into model: LSTMModel, local: Int) {
+        precondition((0 ..< globalSlots).contains(slot) && (0 ..< model.slots).contains(local))
+        let H = modelConfig.hidden
+        for layer in 0 ..< modelConfig.layers {
+            let from = (layer * globalSlots + slot) * H, to = (layer * model.slots + local) * H
+            for (name, state) in [("state/h", model.hidden), ("state/c", model.cell)] {
+                _ = UnsafeMutableBufferPointer(rebasing: state[to ..< to + H])
+                    .update(fromContentsOf: checkpoint.tensors[name]!.values[from ..< from + H])
+            }
+        }
+    }
+}
