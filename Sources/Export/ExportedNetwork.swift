@@ -1,0 +1,71 @@
+import Model
+import Storage
+import Training
+
+/// One LSTM layer's weights as the checkpoint stores them (Keras' layout, gates i, f, c, o).
+struct LSTMWeights {
+    /// [I, 4H]
+    var kernel: Tensor
+    /// [H, 4H]
+    var recurrentKernel: Tensor
+    /// [4H]
+    var bias: Tensor
+}
+
+/// What every export format is made of: a checkpoint's weights and slot states, read once and
+/// checked (shapes, configuration) by `SavedNetwork`.
+struct ExportedNetwork {
+    let config: ModelConfig
+    /// S: the slot states are `[layers, S, H]`.
+    let globalSlots: Int
+    /// [V, E], token inputs only.
+    let embedding: Tensor?
+    let layers: [LSTMWeights]
+    /// [H, K]
+    let denseKernel: Tensor
+    /// [K]
+    let denseBias: Tensor
+    /// `[layers, S, H]` each.
+    let stateH: Tensor, stateC: Tensor
+
+    init(_ network: SavedNetwork) {
+        config = network.modelConfig
+        globalSlots = network.globalSlots
+        embedding = network.inputKind == .tokens ? network.tensor("embedding/embeddings") : nil
+        layers = (0 ..< config.layers).map { layer in
+            LSTMWeights(kernel: network.tensor("lstm_\(layer)/kernel"),
+                        recurrentKernel: network.tensor("lstm_\(layer)/recurrent_kernel"),
+                        bias: network.tensor("lstm_\(layer)/bias"))
+        }
+        denseKernel = network.tensor("dense/kernel")
+        denseBias = network.tensor("dense/bias")
+        stateH = network.tensor("state/h")
+        stateC = network.tensor("state/c")
+    }
+
+    var hidden: Int { config.hidden }
+    var outputs: Int { config.outputs }
+}
+
+extension Tensor {
+    /// The transpose of a matrix: [rows, columns] -> [columns, rows].
+    func transposed() -> Tensor {
+        precondition(shape.count == 2, "only a matrix has a transpose")
+        let rows = shape[0], columns = shape[1]
+        var out = [Float](repeating: 0, count: values.count)
+        for r in 0 ..< rows {
+            for c in 0 ..< columns { out[c * rows + r] = values[r * columns + c] }
+        }
+        return Tensor(shape: [columns, rows], values: out)
+    }
+
+    /// The values as little-endian bytes (safetensors, ONNX raw_data).
+    var littleEndianBytes: [UInt8] {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(values.count * 4)
+        for value in values {
+            withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        return bytes
+    }
+}
