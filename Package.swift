@@ -2,7 +2,7 @@
 import PackageDescription
 
 // The model's gate loops are SIMD code; without a target CPU Swift emits SSE2 and never fuses
-// multiply-adds (../shared/PLATFORM.md). Haswell (AVX2 + FMA) runs on every x86-64 server since 2013.
+// multiply-adds (docs/platform.md). Haswell (AVX2 + FMA) runs on every x86-64 server since 2013.
 let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 
 let package = Package(
@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "Comm", dependencies: ["CMPI"]),
         // The training, evaluation and prediction loops that join the modules above.
         .target(name: "Training", dependencies: ["Storage", "Layout", "Model", "Comm"]),
+        // Using a trained model from its checkpoint: generate text, forecast series.
+        .target(name: "Inference", dependencies: ["Storage", "Layout", "Model", "Comm", "Training"]),
         // A checkpoint as a Keras 3, ONNX or PyTorch (safetensors) model, with its slot states.
         .target(
             name: "Export",
@@ -50,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "lstm-dist",
             dependencies: [
-                "Pack", "Storage", "Training", "Comm", "Export",
+                "Pack", "Storage", "Training", "Inference", "Export", "Comm",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,6 +70,7 @@ let package = Package(
         .testTarget(name: "LayoutTests", dependencies: ["Layout"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Storage", "Comm", "Model", "Layout", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Training", "Pack", "Comm", "Storage", "Model", "TestSupport"]),
         // Runs the built `lstm-dist` binary, alone and under real `mpirun`.
         .testTarget(name: "CLITests", dependencies: ["lstm-dist", "Storage", "TestSupport"]),
     ]

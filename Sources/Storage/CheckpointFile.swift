@@ -14,7 +14,7 @@ public struct Tensor: Sendable, Equatable {
     }
 }
 
-/// The checkpoint file of SPEC.md section 3, as plain data: training gathers the model, the
+/// The checkpoint file of docs/checkpoints.md, as plain data: training gathers the model, the
 /// optimizer and every slot's state into one of these and writes it in one go.
 public struct Checkpoint: Sendable {
     /// Root attributes besides `format` and `version`.
@@ -23,11 +23,19 @@ public struct Checkpoint: Sendable {
     public var tensors: [String: Tensor]
     /// The dataset's vocabulary (text), copied so the checkpoint alone can decode predictions.
     public var vocab: [Int32]
+    /// The dataset's `horizon` and `/target_features` (regression per timestep), copied so a
+    /// forecast can refuse data whose targets continue other inputs.
+    public var targetOrigin: TargetOrigin?
+    /// The dataset's `/normalization` (float64), copied so outputs can be given in original units.
+    public var normalization: Normalization?
 
-    public init(attributes: [String: AttributeValue] = [:], tensors: [String: Tensor] = [:], vocab: [Int32] = []) {
+    public init(attributes: [String: AttributeValue] = [:], tensors: [String: Tensor] = [:], vocab: [Int32] = [],
+                targetOrigin: TargetOrigin? = nil, normalization: Normalization? = nil) {
         self.attributes = attributes
         self.tensors = tensors
         self.vocab = vocab
+        self.targetOrigin = targetOrigin
+        self.normalization = normalization
     }
 
     public static let format = "lstm-dist checkpoint"
@@ -63,6 +71,12 @@ public struct Checkpoint: Sendable {
             if !vocab.isEmpty {
                 try file.createDataset("vocab", of: Int32.self, shape: [vocab.count]).write(vocab)
             }
+            if let targetOrigin {
+                try file.setAttribute(DatasetPaths.horizon, .int(Int64(targetOrigin.horizon)))
+                try file.createDataset(DatasetPaths.targetFeatures, of: Int32.self, shape: [targetOrigin.features.count])
+                    .write(targetOrigin.features)
+            }
+            try normalization?.write(to: file)
         }
     }
 
@@ -77,15 +91,21 @@ public struct Checkpoint: Sendable {
             throw StorageError("\(path): checkpoint version \(version) is not supported (expected \(Self.version))")
         }
         attributes = [:]
-        for name in try file.attributeNames() where name != "format" && name != "version" {
+        for name in try file.attributeNames() where !["format", "version", DatasetPaths.horizon].contains(name) {
             attributes[name] = try file.attribute(name)
         }
         tensors = [:]
-        for datasetPath in try file.datasetPaths() where datasetPath != "/vocab" {
+        for datasetPath in try file.datasetPaths()
+        where ![DatasetPaths.vocab, DatasetPaths.targetFeatures].contains(datasetPath) && !datasetPath.hasPrefix(Normalization.group + "/") {
             let dataset = try file.dataset(datasetPath)
             tensors[String(datasetPath.dropFirst())] = Tensor(shape: try dataset.shape, values: try dataset.read(as: Float.self))
         }
         vocab = try file.exists("vocab") ? try file.dataset("vocab").read(as: Int32.self) : []
+        targetOrigin = try file.exists(DatasetPaths.targetFeatures)
+            ? TargetOrigin(horizon: Int(try file.intAttribute(DatasetPaths.horizon)),
+                           features: try file.dataset(DatasetPaths.targetFeatures).read(as: Int32.self))
+            : nil
+        normalization = try Normalization.read(from: file)
     }
 
     /// The checkpoint with the highest global step in `directory`, or nil when there is none.

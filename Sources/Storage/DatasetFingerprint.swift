@@ -1,20 +1,26 @@
 extension DatasetReader {
-    /// SHA-256 over what defines the dataset's content (SPEC section 3): its header fields
-    /// (shapes and attributes, `source` excepted so a renamed file stays the same dataset),
-    /// `/lengths`, `/targets` and `/vocab`, in fixed types (int32 and float32, little-endian).
-    /// 64 lowercase hex characters. Reads the rows in blocks, never all at once.
+    /// SHA-256 over what defines the dataset's content (docs/checkpoints.md): its header fields
+    /// (shapes and attributes, `source` excepted so a renamed file stays the same dataset; the
+    /// forecasting fields only when present, so files without them keep their fingerprint),
+    /// `/lengths`, `/targets`, `/vocab` and `/normalization` when present, in fixed types (int32,
+    /// float32 and float64, little-endian). 64 lowercase hex characters. Reads the rows in blocks, never all at once.
     public func fingerprint(rowsPerRead: Int = 4096) throws -> String {
         var hash = SHA256()
         let h = header
         hash.update("rows=\(h.rows);length=\(h.length);inputs=\(h.inputKind.rawValue);features=\(h.features);"
             + "vocab_size=\(h.vocabSize);target_kind=\(h.targetKind.rawValue);task=\(h.task.rawValue);"
             + "num_classes=\(h.numClasses);target_width=\(h.targetWidth);padding=\(h.padding.rawValue);stream=\(h.stream.rawValue);")
+        if let origin = h.targetOrigin { hash.update("horizon=\(origin.horizon);target_features=\(origin.features);") }
         hash.update(try readLengths())
         for start in stride(from: 0, to: h.rows, by: rowsPerRead) {
             let block = try readRows(start..<min(start + rowsPerRead, h.rows))
             if h.task.isClassification { hash.update(block.classTargets) } else { hash.update(block.valueTargets) }
         }
         hash.update(h.vocab)
+        if let statistics = h.normalization {
+            hash.update("normalization;")
+            for values in [statistics.inputsMean, statistics.inputsStd, statistics.targetsMean, statistics.targetsStd] { hash.update(values) }
+        }
         return hash.hexDigest()
     }
 }

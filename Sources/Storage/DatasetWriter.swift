@@ -1,4 +1,4 @@
-/// Writes a dataset file (SPEC.md section 2) block by block, so the rows never all sit in
+/// Writes a dataset file (docs/datasets.md) block by block, so the rows never all sit in
 /// memory. The header, N included, is fixed when the file is created: `pack` learns it in a
 /// first pass over its input.
 public final class DatasetWriter {
@@ -50,7 +50,11 @@ public final class DatasetWriter {
         if !header.vocab.isEmpty {
             try file.createDataset(DatasetPaths.vocab, of: Int32.self, shape: [header.vocab.count]).write(header.vocab)
         }
+        if let origin = header.targetOrigin {
+            try file.createDataset(DatasetPaths.targetFeatures, of: Int32.self, shape: [origin.features.count]).write(origin.features)
+        }
         try Self.writeAttributes(header, to: file)
+        try header.normalization?.write(to: file)
         self.file = file
         compressor = compression > 0 && stepsPerChunk == length ? ChunkCompressor(level: compression) : nil
     }
@@ -119,5 +123,6 @@ public final class DatasetWriter {
         if header.inputKind == .tokens { try file.setAttribute("vocab_size", .int(Int64(header.vocabSize))) }
         try file.setAttribute("stream", .string(header.stream.rawValue))
         try file.setAttribute("source", .string(header.source))
+        if let origin = header.targetOrigin { try file.setAttribute(DatasetPaths.horizon, .int(Int64(origin.horizon))) }
     }
 }

@@ -1,8 +1,8 @@
 import Model
 import Storage
 
-/// A checkpoint's network read by one process without a dataset (`generate`, `export`): its
-/// weights, the kind of data it was trained on, and every global slot's saved state.
+/// A checkpoint's network read by one process without a dataset (`generate`, `forecast`,
+/// `export`): its weights, the kind of data it was trained on, and every global slot's saved state.
 public struct SavedNetwork {
     public let path: String
     public let modelConfig: ModelConfig
@@ -14,6 +14,9 @@ public struct SavedNetwork {
     public let numClasses: Int
     /// Token id -> Unicode scalar, for text; empty otherwise.
     public let vocab: [Int32]
+    /// The dataset's statistics when it was packed with `--normalize`: the model reads and
+    /// predicts z units.
+    public var normalization: Normalization? { checkpoint.normalization }
     private let checkpoint: Checkpoint
 
     /// Reads the checkpoint and checks that its weights and saved state have the shapes its
@@ -37,6 +40,29 @@ public struct SavedNetwork {
         targetKind = data.targetKind
         numClasses = data.numClasses
         vocab = data.vocab
+    }
+
+    /// A model of `slots` x `window` holding the checkpoint's weights, every slot at zero state.
+    public func makeModel(slots: Int, window: Int) -> LSTMModel {
+        let model = LSTMModel(config: modelConfig, slots: slots, window: window)
+        for spec in model.layout.tensors {
+            _ = UnsafeMutableBufferPointer(rebasing: model.parameters[spec.offset ..< spec.offset + spec.count])
+                .update(fromContentsOf: checkpoint.tensors["model/" + spec.name]!.values)
+        }
+        return model
+    }
+
+    /// Sets `model`'s slot `local` to global slot `slot`'s saved h and c, in every layer.
+    public func restoreState(slot: Int, into model: LSTMModel, local: Int) {
+        precondition((0 ..< globalSlots).contains(slot) && (0 ..< model.slots).contains(local))
+        let H = modelConfig.hidden
+        for layer in 0 ..< modelConfig.layers {
+            let from = (layer * globalSlots + slot) * H, to = (layer * model.slots + local) * H
+            for (name, state) in [("state/h", model.hidden), ("state/c", model.cell)] {
+                _ = UnsafeMutableBufferPointer(rebasing: state[to ..< to + H])
+                    .update(fromContentsOf: checkpoint.tensors[name]!.values[from ..< from + H])
+            }
+        }
     }
 
     /// A weight by its name under `/model` (`lstm_0/kernel`), or the saved state (`state/h`,

@@ -2,7 +2,7 @@ import Pack
 import Storage
 import XCTest
 
-/// Each input format, option and inference rule of SPEC.md section 2.
+/// Each input format, option and inference rule of docs/datasets.md.
 final class PackFormatTests: XCTestCase {
     private let sequencesCSV = """
         id,when,a,b,label
@@ -52,6 +52,25 @@ final class PackFormatTests: XCTestCase {
         XCTAssertEqual(rows.features, [1, 2, 3, 10, 0, 0], "the target column is a default feature when forecasting")
         XCTAssertEqual(rows.valueTargets, [2, 3, 4, 20, 0, 0])
         XCTAssertTrue(report.contains { $0.contains("'x' 1 timestep ahead") }, "\(report)")
+    }
+
+    func testCSVTargetsRecordTheirHorizonAndTheFeatureEachContinuesAndLikeCopiesOrRefusesThem() throws {
+        let csv = "id,a,b,k\n1,1.5,5.5,0\n1,2.5,6.5,1\n1,3.5,7.5,2\n2,4.5,8.5,0\n2,5.5,9.5,1\n2,6.5,1.5,2\n"
+        let bench = try PackBench()
+        func origin(_ configure: (inout PackOptions) -> Void) throws -> TargetOrigin? {
+            try bench.pack("o.csv", csv) { $0.id = "id"; configure(&$0) }.0.header.targetOrigin
+        }
+        XCTAssertEqual(try origin { $0.target = ["b", "a"]; $0.horizon = 1 }, TargetOrigin(horizon: 1, features: [1, 0]))
+        XCTAssertEqual(try origin { $0.target = ["a"]; $0.features = ["b"]; $0.horizon = 2 }, TargetOrigin(horizon: 2, features: [-1]))
+        XCTAssertEqual(try origin { $0.target = ["b"] }, TargetOrigin(horizon: 0, features: [-1]), "unshifted targets are not default features")
+        XCTAssertNil(try origin { $0.target = ["k"]; $0.horizon = 1 }, "classification is not forecast")
+
+        let training = bench.folder.file("train.h5")
+        _ = try bench.pack("o.csv", csv) { $0.id = "id"; $0.target = ["a"]; $0.horizon = 1; $0.output = training }
+        XCTAssertEqual(try bench.pack("v.csv", csv) { $0.id = "id"; $0.target = ["a"]; $0.horizon = 1; $0.like = training }.0.header.targetOrigin,
+                       TargetOrigin(horizon: 1, features: [0]))
+        try bench.assertFails("w.csv", csv, { $0.id = "id"; $0.target = ["b"]; $0.horizon = 1; $0.like = training; $0.force = true },
+                              containing: ["w.csv: the targets are features 1 at 1 timestep later, but in \(training) they are features 0 at 1 timestep later"])
     }
 
     func testCSVWithoutIdIsOneContiguousSeriesCutIntoRowsOfLength() throws {
