@@ -27,6 +27,12 @@ struct ExportedNetwork {
     let denseBias: Tensor
     /// `[layers, S, H]` each.
     let stateH: Tensor, stateC: Tensor
+    /// Feature inputs' mean and standard deviation [F] when the dataset was normalised: the
+    /// weights read z units, exported models read original units.
+    let inputScaling: (mean: [Double], std: [Double])?
+    /// Regression targets' mean and standard deviation [K] when normalised: the head predicts z
+    /// units, exported models predict original units.
+    let outputScaling: (mean: [Double], std: [Double])?
 
     init(_ network: SavedNetwork) {
         config = network.modelConfig
@@ -41,6 +47,9 @@ struct ExportedNetwork {
         denseBias = network.tensor("dense/bias")
         stateH = network.tensor("state/h")
         stateC = network.tensor("state/c")
+        let statistics = network.normalization
+        inputScaling = statistics.flatMap { $0.inputsMean.isEmpty ? nil : ($0.inputsMean, $0.inputsStd) }
+        outputScaling = statistics.flatMap { $0.targetsMean.isEmpty ? nil : ($0.targetsMean, $0.targetsStd) }
     }
 
     var hidden: Int { config.hidden }
@@ -48,6 +57,11 @@ struct ExportedNetwork {
 }
 
 extension Tensor {
+    /// A vector of float64 statistics, rounded to float32.
+    init(_ vector: [Double]) {
+        self.init(shape: [vector.count], values: vector.map { Float($0) })
+    }
+
     /// The transpose of a matrix: [rows, columns] -> [columns, rows].
     func transposed() -> Tensor {
         precondition(shape.count == 2, "only a matrix has a transpose")

@@ -12,9 +12,11 @@ import ZIPFoundation
 ///   its cell, `/layers/lstm/cell/vars/0..2` = kernel, recurrent kernel, bias).
 ///
 /// The model: inputs `x` ([B, T] int32 tokens or [B, T, F] float32 features) and `mask` ([B, T]
-/// bool, true at valid timesteps); an Embedding or the input normalisation; the stacked LSTM
+/// bool, true at valid timesteps); an Embedding, or for a normalised dataset the input
+/// normalisation (Keras' Normalization layer with the dataset's statistics); the stacked LSTM
 /// layers, stateful and returning sequences, each given `mask` so masked timesteps keep the state;
-/// the Dense head with its activation; and, for normalised regression, the output de-normalisation.
+/// the Dense head with its activation; and, for normalised regression targets, the output
+/// de-normalisation (an inverted Normalization). Inputs and outputs are in original units.
 struct KerasExport {
     let network: ExportedNetwork
     let batch: Int
@@ -97,8 +99,10 @@ struct KerasExport {
         switch config.input {
         case .tokens(let vocabulary, let width):
             add("Embedding", "embedding", ["input_dim": vocabulary, "output_dim": width, "mask_zero": false], width: width)
-        case .features:
-            break
+        case .features(let F):
+            if let scaling = network.inputScaling {
+                add("Normalization", "normalize_inputs", normalization(scaling, invert: false), width: F)
+            }
         }
         layers.append(inputLayer("mask", shape: [batch, time], dtype: "bool"))
         for layer in 0 ..< config.layers {
@@ -114,6 +118,9 @@ struct KerasExport {
         case .regression: "linear"
         }
         add("Dense", "dense", ["units": config.outputs, "activation": activation, "use_bias": true], width: config.outputs)
+        if let scaling = network.outputScaling {
+            add("Normalization", "denormalize_outputs", normalization(scaling, invert: true), width: config.outputs)
+        }
 
         return [
             "module": "keras.src.models.functional", "class_name": "Functional", "registered_name": "Functional",
@@ -125,6 +132,12 @@ struct KerasExport {
             "build_config": ["input_shape": NSNull()],
             "compile_config": NSNull(),
         ]
+    }
+
+    /// Keras' Normalization with fixed statistics (no weights): (x - mean) / sqrt(variance), or
+    /// inverted, y * sqrt(variance) + mean.
+    private func normalization(_ scaling: (mean: [Double], std: [Double]), invert: Bool) -> [String: Any] {
+        ["axis": [-1], "invert": invert, "mean": scaling.mean, "variance": scaling.std.map { $0 * $0 }]
     }
 
     private func inputLayer(_ name: String, shape: [Any], dtype: String) -> [String: Any] {

@@ -10,7 +10,9 @@ import SwiftProtobuf
 /// - outputs `y` (float32 [B, K]: probabilities, one sigmoid for binary, or values) and
 ///   `h_0_out`, `c_0_out`, ... in the same order.
 /// Layer l: z = x W + h U + b, split into the gates i, f, g, o (our order, Keras'), then
-/// c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c').
+/// c' = sigmoid(f) c + sigmoid(i) tanh(g), h' = sigmoid(o) tanh(c'). A normalised dataset's
+/// statistics are applied to `x` ((x - mean) / std) and, for regression, undone on `y`, so both
+/// are in original units.
 struct ONNXExport {
     let network: ExportedNetwork
 
@@ -36,8 +38,13 @@ struct ONNXExport {
             graph.constant("embedding", network.embedding!)
             input = graph.node("Gather", ["embedding", "x"], "embedded")
         case .features(let F):
-            graph.input("x", .float, [batch, .with { $0.dimValue = Int64(F) }], doc: "one timestep's features per stream")
+            graph.input("x", .float, [batch, .with { $0.dimValue = Int64(F) }], doc: "one timestep's features per stream, in original units")
             input = "x"
+            if let scaling = network.inputScaling {
+                graph.constant("inputs_mean", Tensor(scaling.mean))
+                graph.constant("inputs_std", Tensor(scaling.std))
+                input = graph.node("Div", [graph.node("Sub", ["x", "inputs_mean"], "centred_inputs"), "inputs_std"], "normalized_inputs")
+            }
         }
         for (l, layer) in network.layers.enumerated() {
             let width = Onnx_TensorShapeProto.Dimension.with { $0.dimValue = Int64(H) }
@@ -69,7 +76,14 @@ struct ONNXExport {
         switch config.head {
         case .binary: graph.node("Sigmoid", [logits], ["y"])
         case .multiclass: graph.node("Softmax", [logits], ["y"])
-        case .regression: graph.node("Identity", [logits], ["y"])
+        case .regression:
+            if let scaling = network.outputScaling {
+                graph.constant("targets_mean", Tensor(scaling.mean))
+                graph.constant("targets_std", Tensor(scaling.std))
+                graph.node("Add", [graph.node("Mul", [logits, "targets_std"], "scaled_outputs"), "targets_mean"], ["y"])
+            } else {
+                graph.node("Identity", [logits], ["y"])
+            }
         }
 
         let outputs = Onnx_TensorShapeProto.Dimension.with { $0.dimValue = Int64(network.outputs) }

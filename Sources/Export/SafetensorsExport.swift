@@ -8,7 +8,8 @@ import Storage
 /// `lstm.bias_ih_l0`, `lstm.bias_hh_l0`, ..., `head.weight`, `head.bias`.
 /// PyTorch's gate order i, f, g, o is ours; its weights are our kernels transposed; our one bias
 /// goes to `bias_ih` and `bias_hh` is zero. The head's activation (sigmoid, softmax or none) is
-/// not a module: it is named in the metadata.
+/// not a module: it is named in the metadata. A normalised dataset's statistics are folded into
+/// the first layer's input weights and the head, so the module reads and predicts original units.
 ///
 /// Written by hand rather than through a library: the format is an 8-byte little-endian header
 /// length, a JSON header (`{"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin,
@@ -23,14 +24,42 @@ struct SafetensorsExport {
         var named: [(String, Tensor)] = []
         if let embedding = network.embedding { named.append(("embedding.weight", embedding)) }
         for (l, layer) in network.layers.enumerated() {
-            named.append(("lstm.weight_ih_l\(l)", layer.kernel.transposed()))
+            var kernel = layer.kernel, bias = layer.bias
+            if l == 0, let scaling = network.inputScaling { (kernel, bias) = Self.foldInputs(kernel, bias, scaling) }
+            named.append(("lstm.weight_ih_l\(l)", kernel.transposed()))
             named.append(("lstm.weight_hh_l\(l)", layer.recurrentKernel.transposed()))
-            named.append(("lstm.bias_ih_l\(l)", layer.bias))
-            named.append(("lstm.bias_hh_l\(l)", Tensor(shape: layer.bias.shape, values: [Float](repeating: 0, count: layer.bias.values.count))))
+            named.append(("lstm.bias_ih_l\(l)", bias))
+            named.append(("lstm.bias_hh_l\(l)", Tensor(shape: bias.shape, values: [Float](repeating: 0, count: bias.values.count))))
         }
-        named.append(("head.weight", network.denseKernel.transposed()))
-        named.append(("head.bias", network.denseBias))
+        var head = (kernel: network.denseKernel, bias: network.denseBias)
+        if let scaling = network.outputScaling { head = Self.foldOutputs(head.kernel, head.bias, scaling) }
+        named.append(("head.weight", head.kernel.transposed()))
+        named.append(("head.bias", head.bias))
         return named
+    }
+
+    /// kernel [F, G], bias [G] reading z = (x - mean) / std -> the same layer reading x:
+    /// kernel[f, g] / std_f and bias_g - sum_f kernel[f, g] mean_f / std_f (in float64).
+    static func foldInputs(_ kernel: Tensor, _ bias: Tensor, _ scaling: (mean: [Double], std: [Double])) -> (Tensor, Tensor) {
+        let F = kernel.shape[0], G = kernel.shape[1]
+        var folded = kernel.values, shifts = bias.values.map(Double.init)
+        for f in 0 ..< F {
+            for g in 0 ..< G {
+                let w = Double(kernel.values[f * G + g])
+                folded[f * G + g] = Float(w / scaling.std[f])
+                shifts[g] -= w * scaling.mean[f] / scaling.std[f]
+            }
+        }
+        return (Tensor(shape: kernel.shape, values: folded), Tensor(shape: bias.shape, values: shifts.map { Float($0) }))
+    }
+
+    /// kernel [H, K], bias [K] predicting z units -> the same head predicting original units
+    /// (z std_k + mean_k).
+    static func foldOutputs(_ kernel: Tensor, _ bias: Tensor, _ scaling: (mean: [Double], std: [Double])) -> (kernel: Tensor, bias: Tensor) {
+        let K = kernel.shape[1]
+        let folded = kernel.values.enumerated().map { Float(Double($0.element) * scaling.std[$0.offset % K]) }
+        let shifted = bias.values.enumerated().map { Float(Double($0.element) * scaling.std[$0.offset] + scaling.mean[$0.offset]) }
+        return (Tensor(shape: kernel.shape, values: folded), Tensor(shape: bias.shape, values: shifted))
     }
 
     func write(to path: String) throws {

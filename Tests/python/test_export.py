@@ -5,7 +5,8 @@ safetensors tensors (read with the safetensors package, no PyTorch) drive a nump
 must give what `lstm-dist predict` writes, at valid timesteps, to 1e-5.
 
 Three datasets: tokens with per-timestep targets (text), padded features with a per-row binary
-label, and a 2-layer regression with per-timestep targets.
+label, and a 2-layer regression with per-timestep targets, normalised (`pack --normalize`): the
+exported models read and predict original units, as predict writes them.
 Runs the built binary: LSTM_DIST_BIN, default .build/debug/lstm-dist (from the repository root).
 """
 import json
@@ -39,12 +40,14 @@ def run(*arguments, expect=0):
 
 
 def regression_lines(rows=48, seed=3):
-    """Two features, two per-timestep targets, lengths 5 to 12 (post padding)."""
+    """Two features far from zero (packed with --normalize), two per-timestep targets, lengths
+    5 to 12 (post padding)."""
     rng = np.random.default_rng(seed)
     for _ in range(rows):
-        x = rng.normal(size=(int(rng.integers(5, 13)), 2)).round(3)
-        y = np.stack([np.cumsum(x[:, 0]) * 0.3, x[:, 1] - 0.5 * x[:, 0]], axis=1).round(3)
-        yield json.dumps({"x": x.tolist(), "y": y.tolist()})
+        z = rng.normal(size=(int(rng.integers(5, 13)), 2))
+        x = z * [3.0, 0.5] + [100.0, -20.0]
+        y = np.stack([np.cumsum(z[:, 0]) * 4 + 50, z[:, 1] - 0.5 * z[:, 0]], axis=1)
+        yield json.dumps({"x": x.round(3).tolist(), "y": y.round(3).tolist()})
 
 
 class Trained:
@@ -55,6 +58,9 @@ class Trained:
         with h5py.File(data) as f:
             self.inputs, self.lengths = f["inputs"][...], f["lengths"][...].astype(int)
             self.padding, self.per_step = f.attrs["padding"], f.attrs["target_kind"] == "step"
+            if "normalization/inputs_mean" in f:  # z units on disk; exported models read original units
+                statistics = f["normalization"]
+                self.inputs = (self.inputs * statistics["inputs_std"][...] + statistics["inputs_mean"][...]).astype(np.float32)
         self.weights, self.config, self.slots, self.task = lstm_numpy.load_checkpoint(checkpoint)
         self.rows, self.length = self.inputs.shape[:2]
         self.reset_per_row = self.config["shape"]["reset"] == "row"
@@ -74,12 +80,14 @@ class Trained:
         return model
 
     def compare(self, ours, layout="train"):
-        """Largest difference from predict over valid timesteps (per row: the rows with one)."""
+        """Largest difference from predict over valid timesteps (per row: the rows with one),
+        relative to values above 1 in size (regression outputs in original units: float32's own
+        spacing near 50 is 4e-6)."""
         theirs = self.predictions(layout)
+        difference = np.abs(ours - theirs) / np.maximum(1, np.abs(theirs))
         if self.per_step:
-            return np.abs(np.where(self.valid[..., None], ours - theirs, 0)).max()
-        rows = self.lengths > 0
-        return np.abs(ours[rows] - theirs[rows]).max()
+            return np.where(self.valid[..., None], difference, 0).max()
+        return difference[self.lengths > 0].max()
 
     def collect(self, rows, outputs, into):
         """Stores `outputs` [rows, L, K] of the whole padded rows as predict reports them."""
@@ -104,7 +112,7 @@ DATASETS = {
     "features-binary-row": (lambda folder: written(folder / "sequences.jsonl", "".join((ROOT / "data/sequences.jsonl").open().readlines()[:160])),
                             ["--maxlen", "30"], ["--hidden", "16", "--slots", "8", "--max-steps", "40"]),
     "regression-2-layers": (lambda folder: written(folder / "regression.jsonl", "\n".join(regression_lines()) + "\n"),
-                            ["--padding", "post"], ["--hidden", "12", "--layers", "2", "--slots", "4", "--epochs", "3"]),
+                            ["--padding", "post", "--normalize"], ["--hidden", "12", "--layers", "2", "--slots", "4", "--epochs", "3"]),
 }
 
 
