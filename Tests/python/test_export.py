@@ -97,7 +97,8 @@ class Trained:
             last = self.length - 1 if self.padding == "pre" else np.maximum(self.lengths[rows] - 1, 0)
             into[rows] = outputs[np.arange(len(rows)), last]
 
-    def empty_predictions(self, width):
+    def empty_predictions(self):
+        width = self.weights["dense/bias"].shape[0]
         return np.zeros((self.rows, self.length, width) if self.per_step else (self.rows, width), np.float32)
 
 
@@ -143,11 +144,10 @@ def run_training_layout(trained, step):
     """Feeds the training layout's rows, S slots at once, a whole row per call (windows only
     chain the state): `step(rows, reset)` returns outputs [S, L, K]."""
     order = lstm_numpy.row_order("train", trained.rows, trained.slots)
-    out = None
+    out = trained.empty_predictions()
     for ordinal in range(max(len(o) for o in order)):
         rows = np.array([o[ordinal] if ordinal < len(o) else -1 for o in order])
         outputs = step(rows, reset=ordinal == 0 or trained.reset_per_row)
-        out = trained.empty_predictions(outputs.shape[-1]) if out is None else out
         present = rows >= 0
         trained.collect(rows[present], outputs[present], out)
     return out
@@ -172,12 +172,11 @@ def test_keras_model_in_the_training_layout_equals_predict(trained):
 def test_keras_batch_1_on_independent_rows_equals_predict_independent(trained):
     model = keras.saving.load_model(trained.export("keras", "--batch", "1", name="batch1.keras"))
     assert model.inputs[0].shape[0] == 1
-    out = None
+    out = trained.empty_predictions()
     for row in range(trained.rows):
         for layer in lstm_layers(model):
             layer.reset_state()
         outputs = np.asarray(model(list(keras_model_inputs(trained, np.array([row])))))
-        out = trained.empty_predictions(outputs.shape[-1]) if out is None else out
         trained.collect(np.array([row]), outputs, out)
     assert trained.compare(out, "independent") < TOLERANCE
 
@@ -273,7 +272,7 @@ def test_onnx_batch_of_all_slots_carrying_state_equals_predict(trained):
 
 def test_onnx_batch_1_fed_each_slots_valid_timesteps_equals_predict(trained):
     session = onnx_session(trained)
-    out = None
+    out = trained.empty_predictions()
     for rows in lstm_numpy.row_order("train", trained.rows, trained.slots):
         state = zero_state(trained, 1)
         for ordinal, row in enumerate(rows):
@@ -283,7 +282,6 @@ def test_onnx_batch_1_fed_each_slots_valid_timesteps_equals_predict(trained):
             for t in np.flatnonzero(trained.valid[row]):
                 y, state = onnx_step(session, trained, trained.inputs[row, t][None], state)
                 outputs[0, t] = y[0]
-            out = trained.empty_predictions(outputs.shape[-1]) if out is None else out
             trained.collect(np.array([row]), outputs, out)
     assert trained.compare(out) < TOLERANCE
 
