@@ -5,6 +5,7 @@ forecasts beat persistence (the last value held) by a wide margin. Both datasets
 
 Runs the built binary: LSTM_DIST_BIN, default .build/debug/lstm-dist (from the repository root).
 """
+import json
 import os
 import subprocess
 import sys
@@ -52,6 +53,9 @@ def test_numpy_reproduces_forecast_of_normalised_independent_post_padded_rows_wi
     with h5py.File(data) as f, h5py.File(checkpoint) as c:
         assert f.attrs["horizon"] == 1 and list(f["target_features"][...]) == [0, 1]
         assert c.attrs["horizon"] == 1 and list(c["target_features"][...]) == [0, 1]
+    for path in (data, checkpoint):
+        described = json.loads(run("inspect", path, "--json").stdout)
+        assert (described["horizon"], described["target_features"]) == (1, [0, 1]), path
     ours = lstm_numpy.forecast(*lstm_numpy.load_checkpoint(checkpoint)[:3], data, 7)
     assert theirs.shape == ours.shape == (14, 7, 2)
     assert np.abs(ours - theirs).max() < 1e-5
