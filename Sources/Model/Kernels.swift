@@ -48,6 +48,12 @@ public enum KernelPath: String, CaseIterable, Sendable {
         }
         return path
     }()
+
+    /// libxsmm's name for the instruction set it generates code for ("hsw", "skx", "cpx", ...).
+    public static var libxsmmTarget: String {
+        _ = active
+        return String(cString: libxsmm_get_target_arch())
+    }
 }
 
 public struct KernelPathError: Error, CustomStringConvertible {
