@@ -2,7 +2,7 @@
 import PackageDescription
 
 // The model's gate loops are SIMD code; without a target CPU Swift emits SSE2 and never fuses
-// multiply-adds (../shared/PLATFORM.md). Haswell (AVX2 + FMA) runs on every x86-64 server since 2013.
+// multiply-adds (docs/platform.md). Haswell (AVX2 + FMA) runs on every x86-64 server since 2013.
 let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 
 let package = Package(

@@ -1,28 +1,96 @@
 #!/usr/bin/env bash
-# Installs what lstm-dist needs and is missing: Debian's OpenMPI, HDF5, OpenBLAS and libxsmm (libdeflate
-# makes pack's compression twice as fast; iproute2 lets the tests make two hosts), and a
-# Python virtual environment (.venv) with numpy and h5py for the tests and scripts.
+# Installs what lstm-dist needs and is missing, then says what it installed:
+# - the Debian packages the Swift toolchain itself needs (swift.org's list for Debian 12; a
+#   toolchain unpacked on a fresh machine does not start without them),
+# - Debian's OpenMPI, HDF5, OpenBLAS and libxsmm (libdeflate makes pack's compression twice as fast;
+#   iproute2 lets the tests make two hosts),
+# - a Python virtual environment (.venv) with pinned numpy, h5py, pytest and matplotlib for the
+#   tests and scripts,
+# - with --slurm, Debian's Slurm and MUNGE (a one-node cluster for the Slurm test).
 # Needs a Swift 6 toolchain on PATH; uses sudo for apt-get when not run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v swift >/dev/null || { echo "error: no 'swift' on PATH; install a Swift 6 toolchain (swift.org/install) first" >&2; exit 1; }
 
-packages=(libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libopenblas-dev libxsmm-dev pkg-config python3-venv iproute2 libdeflate0)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "Installing: ${missing[*]}"
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# One package per line, sorted within each group.
+packages=(
+    # The Swift toolchain's own dependencies on Debian 12.
+    binutils-gold
+    gcc
+    git
+    libcurl4-openssl-dev
+    libedit-dev
+    libicu-dev
+    libncurses-dev
+    libpython3-dev
+    libsqlite3-dev
+    libstdc++-12-dev
+    libxml2-dev
+    pkg-config
+    tzdata
+    uuid-dev
+    # lstm-dist's libraries and tools.
+    hdf5-tools
+    iproute2
+    libdeflate0
+    libhdf5-dev
+    libopenblas-dev
+    libopenmpi-dev
+    libxsmm-dev
+    openmpi-bin
+    python3-venv
+)
+if [ "${1:-}" = "--slurm" ]; then
+    packages+=(
+        munge
+        slurm-wlm
+    )
 fi
 
-if ! .venv/bin/python -c "import numpy, h5py, pytest, matplotlib" 2>/dev/null; then
-    echo "Creating .venv with numpy, h5py, pytest and matplotlib"
-    python3 -m venv .venv
-    .venv/bin/pip install -q --disable-pip-version-check numpy h5py pytest matplotlib
+python_packages=(
+    h5py==3.16.0
+    matplotlib==3.11.2
+    numpy==2.4.6
+    pytest==9.2.0
+)
+
+# Installed packages and the names they provide (Debian 12's binutils provides binutils-gold).
+present=$(dpkg-query -W -f='${db:Status-Abbrev}|${Package},${Provides}\n' | awk -F'|' '$1 ~ /^ii/ {print $2}' \
+    | tr ',' '\n' | sed 's/ *(.*//; s/^ *//')
+missing=()
+for p in "${packages[@]}"; do
+    grep -qxF "$p" <<<"$present" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "error: not root and no sudo; as root, run: apt-get install ${missing[*]}" >&2; exit 1; }
+        sudo=(sudo)
+    fi
+    echo "Installing Debian packages: ${missing[*]}"
+    # Waits for another apt or dpkg (another test run installing) instead of failing at once.
+    apt=(apt-get -qq -o DPkg::Lock::Timeout=300)
+    "${sudo[@]}" "${apt[@]}" update
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
+    echo "Installed: ${missing[*]}"
+fi
+
+# Only now that its libraries are there can the toolchain be asked to start.
+if ! version=$(swift --version 2>&1); then
+    echo "error: 'swift --version' fails even with the toolchain's Debian dependencies installed:" >&2
+    echo "$version" >&2
+    exit 1
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+installed=$(.venv/bin/python -m pip freeze --disable-pip-version-check 2>/dev/null || true)
+missing=()
+for p in "${python_packages[@]}"; do
+    grep -qixF "$p" <<<"$installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing in .venv: ${missing[*]}"
+    .venv/bin/python -m pip install -q --disable-pip-version-check "${missing[@]}"
+    echo "Installed in .venv: ${missing[*]}"
 fi

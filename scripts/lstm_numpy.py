@@ -5,7 +5,7 @@
     .venv/bin/python scripts/lstm_numpy.py CHECKPOINT DATA.h5 [--layout train|independent|interleaved]
                                           [--compare PREDICTIONS.h5] [--out PREDICTIONS.npy]
 
-The weights are Keras' LSTM layout (SPEC section 3): kernel [I, 4H], recurrent_kernel [H, 4H],
+The weights are Keras' LSTM layout (docs/checkpoints.md): kernel [I, 4H], recurrent_kernel [H, 4H],
 bias [4H], gates in the order i, f, c (candidate), o. To use them elsewhere:
 
     Keras 3:  lstm_layer.set_weights([kernel, recurrent_kernel, bias]); dense.set_weights([k, b])
@@ -42,7 +42,7 @@ def sigmoid(x):
 
 
 def row_order(layout, rows, slots):
-    """For each global slot, the rows it reads in order (SPEC section 1)."""
+    """For each global slot, the rows it reads in order (docs/layout.md)."""
     if layout == "interleaved":
         return [list(range(g, rows, slots)) for g in range(slots)]
     return [list(range(g * rows // slots, (g + 1) * rows // slots)) for g in range(slots)]
@@ -53,6 +53,10 @@ def predict(weights, config, slots, task, data_path, layout="train"):
     with h5py.File(data_path, "r") as f:
         inputs, lengths = f["inputs"][...], f["lengths"][...].astype(int)
         padding, per_step = f.attrs["padding"], f.attrs["target_kind"] == "step"
+        # A normalised dataset (pack --normalize; predict refuses one whose statistics differ from
+        # the checkpoint's): regression outputs are z-scores, turned back into original units.
+        scale = f["normalization/targets_std"][...] if "normalization/targets_std" in f else 1.0
+        offset = f["normalization/targets_mean"][...] if "normalization/targets_mean" in f else 0.0
     rows, length = lengths.shape[0], inputs.shape[1]
     layers, hidden = config["shape"]["layers"], config["shape"]["hidden"]
     reset_per_row = {"train": config["shape"]["reset"] == "row", "independent": True, "interleaved": False}[layout]
@@ -91,7 +95,7 @@ def predict(weights, config, slots, task, data_path, layout="train"):
             values = np.exp(logits - logits.max(axis=-1, keepdims=True))
             values /= values.sum(axis=-1, keepdims=True)
         else:
-            values = logits
+            values = logits * scale + offset
         if per_step:
             out[row] = np.where(valid[..., None], values, 0)
         else:

@@ -11,4 +11,4 @@ source scripts/mpi-env.sh
 swift build -c release --product lstm-dist
 export LSTM_DIST_BIN="$PWD/.build/release/lstm-dist" LSTM_DIST_PYTHON="$PWD/.venv/bin/python"
 swift test
-.venv/bin/python -m pytest -q Tests/python
+.venv/bin/python -m pytest -q -rs Tests/python   # -rs: say why a test was skipped

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one MPI job across two "hosts" on this machine: two network namespaces joined by a veth
-# pair, ranks talking TCP over it, so tests exercise a real multi-node run (PLATFORM.md, "Two
+# pair, ranks talking TCP over it, so tests exercise a real multi-node run (docs/platform.md, "Two
 # hosts on one machine"). Always tears the namespaces down, whatever happens to the job.
 #
 #   scripts/two-hosts.sh [--ranks-per-host N] [--keepalive] [--info FILE] -- COMMAND [ARG...]

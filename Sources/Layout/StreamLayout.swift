@@ -1,4 +1,4 @@
-/// Which global slot reads which row and window at each step of an epoch (SPEC section 1).
+/// Which global slot reads which row and window at each step of an epoch (docs/layout.md).
 ///
 /// A pure function of the row count N, the row length L, the window T and the global slot count
 /// S: every rank computes the same schedule without talking to the others, and a resumed run

@@ -1,7 +1,7 @@
 import Foundation
 
 // Vectorised exp, sigmoid and tanh for the gate passes. Foundation's exp and tanh are scalar
-// library calls that cost more than the recurrent matrix product at our sizes (PLATFORM.md);
+// library calls that cost more than the recurrent matrix product at our sizes (docs/platform.md);
 // these run 16 lanes at a time. Helpers are @_transparent: @inline(__always) SIMD helpers were
 // measured to stay calls that repack vectors through xmm registers.
 

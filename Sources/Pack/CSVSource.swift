@@ -71,10 +71,18 @@ struct CSVSource: SequenceSource {
         survey.targetWidth = labelColumn != nil ? 1 : targetColumns.count
         survey.stream = idColumn != nil ? .independent : .contiguous
         let horizon = options.horizon
+        survey.targetFeatures = targetColumns.map { featureColumns.firstIndex(of: $0) ?? -1 }
+        let statistics = options.statisticsSurvey()
+        survey.statistics = statistics
+        // The last horizon + 1 lines' features and this line's targets, as the second pass pairs them.
+        var recent = [Double](repeating: 0, count: statistics == nil ? 0 : (horizon + 1) * featureColumns.count)
+        var targetValues = [Double](repeating: 0, count: targetColumns.count)
         var steps = 0
         var sequenceStart = 0
         var sequenceLabel: Number?
+        if idColumn == nil { statistics?.beginSequence() }
         func endSequence() throws {
+            statistics?.endSequence()
             guard steps > 0 else { return }
             guard steps > horizon else {
                 throw PackError("\(reader.path): line \(sequenceStart): sequence of \(steps) timesteps; --horizon \(horizon) leaves none")
@@ -85,6 +93,7 @@ struct CSVSource: SequenceSource {
             if startsSequence {
                 try endSequence()
                 (steps, sequenceStart, sequenceLabel) = (0, line.line, nil)
+                statistics?.beginSequence()
             }
             if let labelColumn {
                 let label = try number(fields, labelColumn, line)
@@ -92,15 +101,31 @@ struct CSVSource: SequenceSource {
                     throw line.at("column '\(columns[labelColumn])'").error(
                         "label \(label) differs from \(sequenceLabel) earlier in the same sequence (line \(sequenceStart))")
                 }
-                if sequenceLabel == nil { survey.targets.add(label) }
+                if sequenceLabel == nil {
+                    survey.targets.add(label)
+                    statistics?.addRowTargets(CollectionOfOne(label.value))
+                }
                 sequenceLabel = label
             }
-            for column in targetColumns { survey.targets.add(try number(fields, column, line)) }
+            for (index, column) in targetColumns.enumerated() {
+                let target = try number(fields, column, line)
+                survey.targets.add(target)
+                targetValues[index] = target.value
+            }
+            if let statistics {
+                let width = featureColumns.count, slot = steps % (horizon + 1)
+                for (index, column) in featureColumns.enumerated() { recent[slot * width + index] = try number(fields, column, line).value }
+                if steps >= horizon {
+                    let emitted = (steps - horizon) % (horizon + 1)
+                    statistics.addStep(features: recent[(emitted * width)..<((emitted + 1) * width)], targets: targetValues)
+                }
+            }
             steps += 1
         }
         if idColumn != nil {
             try endSequence()
         } else {
+            statistics?.endSequence()
             guard steps > horizon else { throw PackError("\(reader.path): \(steps) timesteps; --horizon \(horizon) leaves none") }
             let length = options.length ?? PackOptions.defaultLength
             let total = steps - horizon
@@ -120,7 +145,7 @@ struct CSVSource: SequenceSource {
     }
 
     func write(_ header: DatasetHeader, into rows: RowAssembler) throws {
-        let featureCount = featureColumns.count, horizon = options.horizon
+        let featureCount = featureColumns.count, horizon = options.horizon, normalization = header.normalization
         let rowLength = idColumn == nil ? header.length : Int.max
         // The last horizon + 1 lines' features: a step is emitted once its target, `horizon`
         // lines later, has been read.
@@ -136,7 +161,8 @@ struct CSVSource: SequenceSource {
             }
             let slot = lineInSequence % (horizon + 1)
             for (index, column) in featureColumns.enumerated() {
-                recent[slot * featureCount + index] = Float(try number(fields, column, line).value)
+                let value = try number(fields, column, line).value
+                recent[slot * featureCount + index] = Float(normalization?.normalizedInput(value, feature: index) ?? value)
             }
             for (index, column) in targetColumns.enumerated() { targets[index] = try number(fields, column, line) }
             lineInSequence += 1
@@ -155,7 +181,10 @@ struct CSVSource: SequenceSource {
             if header.task.isClassification {
                 rows.setClass(try header.classID(targets[0], at: line.at("column '\(columns[targetColumns[0]])'")), at: position)
             } else {
-                for index in targets.indices { targetValues[index] = Float(targets[index].value) }
+                for index in targets.indices {
+                    let value = targets[index].value
+                    targetValues[index] = Float(normalization?.normalizedTarget(value, column: index) ?? value)
+                }
                 targetValues.withUnsafeBufferPointer { rows.setValues($0, at: position) }
             }
         }
@@ -166,7 +195,8 @@ struct CSVSource: SequenceSource {
         if header.task.isClassification {
             rows.setClass(try header.classID(label, at: line.at("column '\(columns[labelColumn!])'")))
         } else {
-            [Float(label.value)].withUnsafeBufferPointer { rows.setValues($0) }
+            let value = header.normalization?.normalizedTarget(label.value, column: 0) ?? label.value
+            [Float(value)].withUnsafeBufferPointer { rows.setValues($0) }
         }
     }
 

@@ -1,6 +1,6 @@
 import Storage
 
-/// JSON Lines, one sequence per line: `{"x": ..., "y": ...}` (SPEC.md section 2).
+/// JSON Lines, one sequence per line: `{"x": ..., "y": ...}` (docs/datasets.md).
 struct JSONLinesSource: SequenceSource {
     private let reader: ByteReader
     private let options: PackOptions
@@ -20,6 +20,8 @@ struct JSONLinesSource: SequenceSource {
         var width: (features: Int, line: Int)?
         var first: Record?
         var lineOneTargetPerStep: Int?, lineOtherwise: Int?
+        let statistics = options.statisticsSurvey()
+        survey.statistics = statistics
         try forEachRecord { record, line in
             let steps = record.steps
             tokensPossible = tokensPossible && record.flatInputs && steps.allSatisfy { $0[0].isInteger && $0[0].value >= 0 && $0[0].value < Double(Int32.max) }
@@ -32,6 +34,7 @@ struct JSONLinesSource: SequenceSource {
             if record.targetPerStep { lineOneTargetPerStep = lineOneTargetPerStep ?? line.line } else { lineOtherwise = lineOtherwise ?? line.line }
             record.y.forEachNumber { survey.targets.add($0) }
             survey.rawLengths.append(steps.count)
+            if let statistics { record.addStatistics(to: statistics, line) }
         }
         guard let first, let width else { throw PackError("\(reader.path): no sequences") }
         if options.targetKind == nil, like == nil, let stepLine = lineOneTargetPerStep, let otherLine = lineOtherwise, first.y.isList {
@@ -53,11 +56,13 @@ struct JSONLinesSource: SequenceSource {
 
     func write(_ header: DatasetHeader, into rows: RowAssembler) throws {
         var values = [Float](repeating: 0, count: max(header.features, header.targetWidth))
-        func set(_ numbers: [Number], _ field: String, _ line: Location, expected: Int, as store: (UnsafeBufferPointer<Float>) -> Void) throws {
+        let normalization = header.normalization
+        func set(_ numbers: [Number], _ field: String, _ line: Location, expected: Int, normalized: (Double, Int) -> Double,
+                 as store: (UnsafeBufferPointer<Float>) -> Void) throws {
             guard numbers.count == expected else {
                 throw line.at("field \(field)").error("\(numbers.count) values, expected \(expected)")
             }
-            for (index, number) in numbers.enumerated() { values[index] = Float(number.value) }
+            for (index, number) in numbers.enumerated() { values[index] = Float(normalized(number.value, index)) }
             values.withUnsafeBufferPointer { store(UnsafeBufferPointer(rebasing: $0[0..<expected])) }
         }
         func setTarget(_ numbers: [Number], _ field: String, _ line: Location, at position: Int?) throws {
@@ -65,7 +70,8 @@ struct JSONLinesSource: SequenceSource {
                 guard numbers.count == 1 else { throw line.at("field \(field)").error("\(numbers.count) values; a class target is one number") }
                 rows.setClass(try header.classID(numbers[0], at: line.at("field \(field)")), at: position)
             } else {
-                try set(numbers, field, line, expected: header.targetWidth) { rows.setValues($0, at: position) }
+                try set(numbers, field, line, expected: header.targetWidth,
+                        normalized: { normalization?.normalizedTarget($0, column: $1) ?? $0 }) { rows.setValues($0, at: position) }
             }
         }
         try forEachRecord { record, line in
@@ -81,7 +87,8 @@ struct JSONLinesSource: SequenceSource {
                     }
                     if let position { rows.setToken(at: position, Int32(token.value)) }
                 } else {
-                    try set(inputs, "x[\(step)]", line, expected: header.features) { if let position { rows.setFeatures(at: position, $0) } }
+                    try set(inputs, "x[\(step)]", line, expected: header.features,
+                            normalized: { normalization?.normalizedInput($0, feature: $1) ?? $0 }) { if let position { rows.setFeatures(at: position, $0) } }
                 }
                 if let stepTargets { try setTarget(stepTargets[step], "y[\(step)]", line, at: position) }
             }
@@ -97,7 +104,7 @@ struct JSONLinesSource: SequenceSource {
     }
 }
 
-/// The `x` and `y` of one line, checked to be numbers in the shapes SPEC.md allows.
+/// The `x` and `y` of one line, checked to be numbers in the shapes docs/datasets.md allows.
 private struct Record {
     /// Each timestep's values: one for a flat list `x`.
     var steps: [[Number]]
@@ -141,6 +148,19 @@ private struct Record {
 
     /// Whether y has one element per timestep of x.
     var targetPerStep: Bool { y.count == steps.count && y.isList }
+
+    /// Adds the line's timesteps (with their targets when y may be per timestep) and its y as
+    /// one per-row target (when it may be one) to `statistics`. Which of the two the dataset
+    /// has is decided after the first pass.
+    func addStatistics(to statistics: StatisticsSurvey, _ line: Location) {
+        let stepTargets = targetPerStep ? try? y.perStep(count: steps.count, line) : nil
+        statistics.beginSequence()
+        for (step, inputs) in steps.enumerated() {
+            statistics.addStep(features: inputs.lazy.map(\.value), targets: (stepTargets?[step] ?? []).lazy.map(\.value))
+        }
+        statistics.endSequence()
+        if let rowTargets = try? y.perRow(line) { statistics.addRowTargets(rowTargets.lazy.map(\.value)) }
+    }
 }
 
 /// `y`: a number, a list of numbers, or a list of equal-length number lists.

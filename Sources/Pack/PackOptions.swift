@@ -1,6 +1,6 @@
 import Storage
 
-/// Everything `lstm-dist pack` can be told (SPEC.md section 2). Optional fields are inferred
+/// Everything `lstm-dist pack` can be told (docs/datasets.md). Optional fields are inferred
 /// from the input, or taken from the `like` file, when nil.
 public struct PackOptions: Sendable {
     public enum Format: String, Sendable, CaseIterable { case csv, jsonl, text }
@@ -30,6 +30,8 @@ public struct PackOptions: Sendable {
     public var padding: Padding?
     public var truncating: Padding?
     public var value: Float = 0
+    /// Write feature inputs and regression targets as z-scores (statistics in `/normalization`).
+    public var normalize = false
 
     /// A training dataset whose vocabulary, task, classes and feature count to reuse.
     public var like: String?
@@ -59,6 +61,12 @@ public struct PackOptions: Sendable {
     }
 
     /// The format named by `--format`, or by the input's extension.
+    /// A collector of `--normalize`'s statistics for a first pass, or nil when they are not
+    /// computed (not asked for, or taken from the `--like` file).
+    func statisticsSurvey() -> StatisticsSurvey? {
+        normalize && like == nil ? StatisticsSurvey(maxlen: maxlen, truncating: truncating ?? .pre) : nil
+    }
+
     func resolvedFormat(of input: String) throws -> Format {
         if let format { return format }
         let name = input.split(separator: "/").last.map(String.init) ?? input

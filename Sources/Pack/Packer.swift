@@ -1,6 +1,6 @@
 import Storage
 
-/// `lstm-dist pack`: raw sequences in, a dataset file (SPEC.md section 2) out.
+/// `lstm-dist pack`: raw sequences in, a dataset file (docs/datasets.md) out.
 public enum Packer {
     /// Packs `input` into `options.output`, calling `report` with each line the user should see
     /// (what was inferred, what was written). Returns the written header. On any error nothing
@@ -23,6 +23,7 @@ public enum Packer {
         let taskSource = options.like.map { "from \($0)" }
             ?? (survey.fixedClasses != nil ? "one class per character" : "override with --task, --num-classes")
         report(describeTargets(header, why: taskSource))
+        if let statistics = header.normalization { report(describeNormalization(statistics, from: options.like)) }
         try AtomicOutput.write(to: options.output, force: options.force) { temporary in
             let writer = try DatasetWriter(path: temporary, header: header, compression: options.compression)
             let background = BackgroundWriter(writer)
@@ -52,7 +53,7 @@ public enum Packer {
             }
         }
         let (task, numClasses) = try decideTask(input: input, survey: survey, options: options, like: like)
-        return DatasetHeader(
+        var header = DatasetHeader(
             rows: survey.rawLengths.count, length: options.maxlen ?? longest,
             inputKind: survey.inputKind, features: survey.features,
             vocabSize: survey.inputKind == .tokens ? (like?.vocabSize ?? survey.vocabSize) : 0,
@@ -61,9 +62,27 @@ public enum Packer {
             targetWidth: task == .multiclass ? numClasses : (task == .binary ? 1 : survey.targetWidth),
             padding: options.padding ?? like?.padding ?? .pre, stream: survey.stream,
             source: input.split(separator: "/").last.map(String.init) ?? input)
+        header.normalization = try normalization(for: header, input: input, survey: survey, options: options, like: like)
+        return header
     }
 
-    /// SPEC.md's inference: integer targets in {0, 1} are binary, other non-negative integers
+    /// `--normalize`'s statistics from the first pass, or the `--like` file's; nil without either.
+    private static func normalization(for header: DatasetHeader, input: String, survey: Survey, options: PackOptions,
+                                      like: DatasetHeader?) throws -> Normalization? {
+        if let like {
+            if options.normalize && like.normalization == nil {
+                throw PackError("--normalize: \(options.like!) was not packed with --normalize, so its splits are not normalised either")
+            }
+            return like.normalization
+        }
+        guard options.normalize, let statistics = survey.statistics else { return nil }
+        guard header.inputKind == .features || header.task == .regression else {
+            throw PackError("--normalize: \(input) has token inputs and class targets, which are not normalised")
+        }
+        return statistics.normalization(for: header, targetFeatures: survey.targetFeatures)
+    }
+
+    /// Inference (docs/datasets.md): integer targets in {0, 1} are binary, other non-negative integers
     /// multiclass with max + 1 classes, anything else (or a vector) regression; `--like`,
     /// `--task` and `--num-classes` override it.
     private static func decideTask(input: String, survey: Survey, options: PackOptions, like: DatasetHeader?) throws -> (Task, Int) {
@@ -104,6 +123,13 @@ public enum Packer {
         case .regression: what = "regression, \(header.targetWidth) value\(header.targetWidth == 1 ? "" : "s") per target"
         }
         return "task: \(what) (\(why))"
+    }
+
+    private static func describeNormalization(_ statistics: Normalization, from like: String?) -> String {
+        let what = [statistics.inputsMean.isEmpty ? nil : "\(statistics.inputsMean.count) feature\(statistics.inputsMean.count == 1 ? "" : "s")",
+                    statistics.targetsMean.isEmpty ? nil : "\(statistics.targetsMean.count) target value\(statistics.targetsMean.count == 1 ? "" : "s")"]
+        return "normalised: \(what.compactMap { $0 }.joined(separator: " and ")) as z-scores, statistics in /normalization"
+            + (like.map { " (from \($0))" } ?? " (over the valid timesteps)")
     }
 
     static func describeInputs(_ kind: InputKind, _ features: Int) -> String {

@@ -16,6 +16,10 @@ struct Survey {
     /// Set when the task is not inferred: text's targets are its next characters, one class each.
     var fixedClasses: Int?
     var stream: StreamKind = .independent
+    /// Per target value: the index of the input feature it is a later value of, or -1.
+    var targetFeatures: [Int] = []
+    /// With `--normalize` (and no `--like`): the statistics of the kept timesteps.
+    var statistics: StatisticsSurvey?
     /// Lines telling the user what was inferred.
     var notes: [String] = []
 }

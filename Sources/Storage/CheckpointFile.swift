@@ -14,7 +14,7 @@ public struct Tensor: Sendable, Equatable {
     }
 }
 
-/// The checkpoint file of SPEC.md section 3, as plain data: training gathers the model, the
+/// The checkpoint file of docs/checkpoints.md, as plain data: training gathers the model, the
 /// optimizer and every slot's state into one of these and writes it in one go.
 public struct Checkpoint: Sendable {
     /// Root attributes besides `format` and `version`.
@@ -23,11 +23,15 @@ public struct Checkpoint: Sendable {
     public var tensors: [String: Tensor]
     /// The dataset's vocabulary (text), copied so the checkpoint alone can decode predictions.
     public var vocab: [Int32]
+    /// The dataset's `/normalization` (float64), copied so outputs can be given in original units.
+    public var normalization: Normalization?
 
-    public init(attributes: [String: AttributeValue] = [:], tensors: [String: Tensor] = [:], vocab: [Int32] = []) {
+    public init(attributes: [String: AttributeValue] = [:], tensors: [String: Tensor] = [:], vocab: [Int32] = [],
+                normalization: Normalization? = nil) {
         self.attributes = attributes
         self.tensors = tensors
         self.vocab = vocab
+        self.normalization = normalization
     }
 
     public static let format = "lstm-dist checkpoint"
@@ -63,6 +67,7 @@ public struct Checkpoint: Sendable {
             if !vocab.isEmpty {
                 try file.createDataset("vocab", of: Int32.self, shape: [vocab.count]).write(vocab)
             }
+            try normalization?.write(to: file)
         }
     }
 
@@ -81,11 +86,12 @@ public struct Checkpoint: Sendable {
             attributes[name] = try file.attribute(name)
         }
         tensors = [:]
-        for datasetPath in try file.datasetPaths() where datasetPath != "/vocab" {
+        for datasetPath in try file.datasetPaths() where datasetPath != "/vocab" && !datasetPath.hasPrefix(Normalization.group + "/") {
             let dataset = try file.dataset(datasetPath)
             tensors[String(datasetPath.dropFirst())] = Tensor(shape: try dataset.shape, values: try dataset.read(as: Float.self))
         }
         vocab = try file.exists("vocab") ? try file.dataset("vocab").read(as: Int32.self) : []
+        normalization = try Normalization.read(from: file)
     }
 
     /// The checkpoint with the highest global step in `directory`, or nil when there is none.

@@ -1,8 +1,8 @@
 extension DatasetReader {
-    /// SHA-256 over what defines the dataset's content (SPEC section 3): its header fields
+    /// SHA-256 over what defines the dataset's content (docs/checkpoints.md): its header fields
     /// (shapes and attributes, `source` excepted so a renamed file stays the same dataset),
-    /// `/lengths`, `/targets` and `/vocab`, in fixed types (int32 and float32, little-endian).
-    /// 64 lowercase hex characters. Reads the rows in blocks, never all at once.
+    /// `/lengths`, `/targets`, `/vocab` and `/normalization` when present, in fixed types (int32,
+    /// float32 and float64, little-endian). 64 lowercase hex characters. Reads the rows in blocks, never all at once.
     public func fingerprint(rowsPerRead: Int = 4096) throws -> String {
         var hash = SHA256()
         let h = header
@@ -15,6 +15,10 @@ extension DatasetReader {
             if h.task.isClassification { hash.update(block.classTargets) } else { hash.update(block.valueTargets) }
         }
         hash.update(h.vocab)
+        if let statistics = h.normalization {
+            hash.update("normalization;")
+            for values in [statistics.inputsMean, statistics.inputsStd, statistics.targetsMean, statistics.targetsStd] { hash.update(values) }
+        }
         return hash.hexDigest()
     }
 }

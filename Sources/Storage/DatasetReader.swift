@@ -1,4 +1,4 @@
-/// Reads a dataset file (SPEC.md section 2), whether `pack` or h5py wrote it. Read-only, so
+/// Reads a dataset file (docs/datasets.md), whether `pack` or h5py wrote it. Read-only, so
 /// every MPI rank can open the same file and read only its own rows.
 public final class DatasetReader {
     public let path: String
@@ -86,7 +86,8 @@ public final class DatasetReader {
             numClasses: numClasses, targetWidth: targetWidth,
             padding: try file.enumAttribute("padding"),
             stream: try file.enumAttribute("stream", default: .independent),
-            source: try file.stringAttribute("source", default: ""))
+            source: try file.stringAttribute("source", default: ""),
+            normalization: try Normalization.read(from: file))
     }
 }
 

@@ -1,4 +1,4 @@
-/// The dataset file of SPEC.md section 2: `/inputs`, `/lengths`, `/targets`, `/vocab` and the
+/// The dataset file of docs/datasets.md: `/inputs`, `/lengths`, `/targets`, `/vocab` and the
 /// root attributes that say how to read them.
 
 public enum InputKind: String, Sendable, CaseIterable { case tokens, features }
@@ -27,14 +27,16 @@ public struct DatasetHeader: Sendable, Equatable {
     public var padding: Padding
     public var stream: StreamKind
     public var source: String
+    /// `/normalization` when the dataset was packed with `--normalize` (or `--like` a file that was).
+    public var normalization: Normalization?
 
     public init(rows: Int, length: Int, inputKind: InputKind, features: Int, vocabSize: Int, vocab: [Int32],
                 targetKind: TargetKind, task: Task, numClasses: Int, targetWidth: Int,
-                padding: Padding, stream: StreamKind, source: String) {
+                padding: Padding, stream: StreamKind, source: String, normalization: Normalization? = nil) {
         self.rows = rows; self.length = length; self.inputKind = inputKind; self.features = features
         self.vocabSize = vocabSize; self.vocab = vocab; self.targetKind = targetKind; self.task = task
         self.numClasses = numClasses; self.targetWidth = targetWidth; self.padding = padding
-        self.stream = stream; self.source = source
+        self.stream = stream; self.source = source; self.normalization = normalization
     }
 
     /// The root `format` attribute of a dataset file.
@@ -66,6 +68,7 @@ public struct DatasetHeader: Sendable, Equatable {
         case .multiclass: try require(numClasses >= 2 && targetWidth == numClasses, "multiclass task needs num_classes of 2 or more")
         case .regression: try require(numClasses == 0 && targetWidth >= 1, "regression needs 1 or more target values")
         }
+        try normalization?.validate(for: self, context)
     }
 }
 

@@ -1,4 +1,4 @@
-/// Writes a dataset file (SPEC.md section 2) block by block, so the rows never all sit in
+/// Writes a dataset file (docs/datasets.md) block by block, so the rows never all sit in
 /// memory. The header, N included, is fixed when the file is created: `pack` learns it in a
 /// first pass over its input.
 public final class DatasetWriter {
@@ -51,6 +51,7 @@ public final class DatasetWriter {
             try file.createDataset(DatasetPaths.vocab, of: Int32.self, shape: [header.vocab.count]).write(header.vocab)
         }
         try Self.writeAttributes(header, to: file)
+        try header.normalization?.write(to: file)
         self.file = file
         compressor = compression > 0 && stepsPerChunk == length ? ChunkCompressor(level: compression) : nil
     }

@@ -3,7 +3,7 @@ import Layout
 import Model
 import Storage
 
-/// How `evaluate` and `predict` deal the rows to the checkpoint's global slots (SPEC section 4).
+/// How `evaluate` and `predict` deal the rows to the checkpoint's global slots (docs/commands.md).
 public enum EvaluationLayout: String, CaseIterable, Sendable {
     /// The training layout and reset policy, from zero state like an epoch start.
     case train

@@ -23,16 +23,34 @@ struct Evaluation {
         let feeder = StreamFeeder(reader: reader, layout: layout, slots: slots)
         for slot in 0..<batch.slots { model.resetState(slot: slot) }
 
-        var local = TargetSums()
+        let targetStd = header.normalization?.targetsStd ?? []
+        var local = TargetSums(originalSquares: targetStd.isEmpty ? nil : 0)
         for step in 0..<layout.stepsPerEpoch {
             try feeder.fill(batch, step: step) { slot in if reset == .row { model.resetState(slot: slot) } }
             let result = model.run(batch, backward: false)
-            local += TargetSums(loss: result.lossSum, targets: Double(result.targets), correct: Double(result.correct))
+            local += TargetSums(loss: result.lossSum, targets: Double(result.targets), correct: Double(result.correct),
+                                originalSquares: targetStd.isEmpty ? nil : originalSquares(std: targetStd))
             try visit(step, layout)
         }
-        var totals = [local.loss, local.targets, local.correct]
+        var totals = [local.loss, local.targets, local.correct, local.originalSquares ?? 0]
         try totals.withUnsafeMutableBufferPointer { try comm.allreduceSum($0) }
-        return TargetSums(loss: totals[0], targets: totals[1], correct: totals[2])
+        return TargetSums(loss: totals[0], targets: totals[1], correct: totals[2], originalSquares: local.originalSquares.map { _ in totals[3] })
+    }
+
+    /// The window's sum over scored targets of the mean over k of (std_k * error_k)^2: the
+    /// squared errors of normalised regression targets in original units.
+    private func originalSquares(std: [Double]) -> Double {
+        let K = std.count, outputs = model.outputs
+        var sum = 0.0
+        for r in 0..<batch.slots * batch.window where batch.targetMask[r] != 0 && batch.mask[r] != 0 {
+            var squares = 0.0
+            for k in 0..<K {
+                let error = std[k] * Double(outputs[r * K + k] - batch.valueTargets[r * K + k])
+                squares += error * error
+            }
+            sum += squares / Double(K)
+        }
+        return sum
     }
 }
 
@@ -47,6 +65,7 @@ struct DataSignature {
     var numClasses: Int
     var targetKind: TargetKind
     var targetWidth: Int
+    var normalization: Normalization?
 
     init(_ header: DatasetHeader) {
         inputKind = header.inputKind
@@ -57,9 +76,10 @@ struct DataSignature {
         numClasses = header.numClasses
         targetKind = header.targetKind
         targetWidth = header.targetWidth
+        normalization = header.normalization
     }
 
-    /// From the attributes, vocabulary and output layer that a checkpoint records (SPEC section 3).
+    /// From the attributes, vocabulary and output layer that a checkpoint records (docs/checkpoints.md).
     init(_ checkpoint: Checkpoint, _ path: String) throws {
         vocabSize = checkpoint.attributes["vocab_size"] == nil ? 0 : try checkpoint.int("vocab_size", path)
         inputKind = vocabSize > 0 ? .tokens : .features
@@ -70,6 +90,7 @@ struct DataSignature {
         targetKind = try checkpoint.enumeration("target_kind", path)
         guard let outputs = checkpoint.tensors["model/dense/bias"]?.values.count else { throw TrainingError("\(path): model/dense/bias is missing") }
         targetWidth = outputs
+        normalization = checkpoint.normalization
     }
 
     /// Refuses a dataset this model cannot read or score the way it was trained.
@@ -88,5 +109,10 @@ struct DataSignature {
         if header.numClasses != numClasses { try refuse("the class count", header.numClasses, numClasses) }
         if header.targetKind != targetKind { try refuse("the target kind", header.targetKind.rawValue, targetKind.rawValue) }
         if header.targetWidth != targetWidth { try refuse("the target width", header.targetWidth, targetWidth) }
+        if header.normalization != normalization {
+            try refuse(normalization == nil ? "it was packed with --normalize but the model was trained on values that were not normalised"
+                : header.normalization == nil ? "it was not packed with --normalize but the model was trained on normalised values"
+                : "its /normalization statistics differ from the model's")
+        }
     }
 }

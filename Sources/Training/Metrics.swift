@@ -5,17 +5,22 @@ public struct TargetSums: Codable, Sendable, Equatable {
     public var loss: Double = 0
     public var targets: Double = 0
     public var correct: Double = 0
+    /// Evaluation passes over normalised regression targets only: the sum over targets of the
+    /// mean over k of (std_k * error_k)^2, the squared errors in original units.
+    public var originalSquares: Double?
 
-    public init(loss: Double = 0, targets: Double = 0, correct: Double = 0) {
+    public init(loss: Double = 0, targets: Double = 0, correct: Double = 0, originalSquares: Double? = nil) {
         self.loss = loss
         self.targets = targets
         self.correct = correct
+        self.originalSquares = originalSquares
     }
 
     public static func += (lhs: inout TargetSums, rhs: TargetSums) {
         lhs.loss += rhs.loss
         lhs.targets += rhs.targets
         lhs.correct += rhs.correct
+        if let squares = rhs.originalSquares { lhs.originalSquares = (lhs.originalSquares ?? 0) + squares }
     }
 
     public var meanLoss: Double { targets > 0 ? loss / targets : .nan }
@@ -38,6 +43,7 @@ public struct MetricKind: Sendable {
         guard sums.targets > 0 else { return [] }
         var values = [("loss", sums.meanLoss)]
         if task == .regression { values.append(("mse", sums.meanLoss)) } else { values.append(("accuracy", sums.accuracy)) }
+        if let squares = sums.originalSquares { values.append(("mse_original", squares / sums.targets)) }
         if tokensPerStep { values.append(("bits_per_char", sums.meanLoss / log(2))) }
         return values
     }

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// `--log FILE`: one JSON object per step and one per epoch (SPEC section 4), appended, so a
+/// `--log FILE`: one JSON object per step and one per epoch (docs/commands.md), appended, so a
 /// resumed run continues the same file. Written by rank 0 only.
 public final class MetricsLog {
     private let file: UnsafeMutablePointer<FILE>

@@ -46,6 +46,8 @@ extension CheckpointModel {
         let B = batch.slots, T = batch.window, K = evaluation.model.config.outputs, L = header.length
         let perStep = header.targetKind == .step
         let reported = perStep ? T : 1, record = 1 + K, rowValues = perStep ? L * K : K
+        // Regression outputs of a normalised dataset are written in original units.
+        let normalization = header.normalization.flatMap { $0.targetsMean.isEmpty ? nil : $0 }
         var part = [Float](repeating: 0, count: B * reported * record)
         var whole = [Float](repeating: 0, count: file == nil ? 0 : globalSlots * reported * record)
         var rows = [Float](repeating: 0, count: file == nil ? 0 : globalSlots * rowValues)
@@ -56,7 +58,10 @@ extension CheckpointModel {
                 for t in 0..<T where batch.targetMask[t * B + b] != 0 {
                     let at = (b * reported + (perStep ? t : 0)) * record
                     part[at] = 1
-                    for k in 0..<K { part[at + 1 + k] = outputs[(t * B + b) * K + k] }
+                    for k in 0..<K {
+                        let output = outputs[(t * B + b) * K + k]
+                        part[at + 1 + k] = normalization?.originalTarget(output, column: k) ?? output
+                    }
                 }
             }
             try part.withUnsafeBufferPointer { part in

@@ -226,7 +226,7 @@ public struct TrainingPosition: Codable, Sendable, Equatable {
     public var globalStep = 0
     public var epochSums = TargetSums()
 
-    /// An epoch-end position is (e + 1, 0) with zeroed sums, as SPEC section 3 records it.
+    /// An epoch-end position is (e + 1, 0) with zeroed sums, as docs/checkpoints.md records it.
     mutating func finishEpoch() {
         epoch += 1
         step = 0

@@ -4,7 +4,7 @@ import Model
 import Storage
 
 /// Gathers a run's weights, optimizer state and every global slot's state to rank 0 and
-/// writes them as a checkpoint (SPEC section 3).
+/// writes them as a checkpoint (docs/checkpoints.md).
 struct CheckpointWriter {
     let config: TrainingConfig
     let header: DatasetHeader
@@ -31,7 +31,7 @@ struct CheckpointWriter {
         }
         guard comm.isRoot else { return nil }
 
-        var checkpoint = Checkpoint(vocab: header.vocab)
+        var checkpoint = Checkpoint(vocab: header.vocab, normalization: header.normalization)
         for spec in model.layout.tensors {
             let range = spec.offset ..< spec.offset + spec.count
             checkpoint.tensors["model/" + spec.name] = Tensor(shape: spec.shape, values: Array(model.parameters[range]))

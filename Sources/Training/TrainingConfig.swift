@@ -16,7 +16,7 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
     public var defaultLearningRate: Float { self == .adam ? 1e-3 : 0.01 }
 }
 
-/// Everything that defines a training run (SPEC section 4), stored as JSON in checkpoints.
+/// Everything that defines a training run (docs/commands.md), stored as JSON in checkpoints.
 ///
 /// nil means "not given": `resolved(for:)` turns it into the default, and `resumed(from:)` into
 /// the checkpoint's value (except `maxSteps`, which a resume never inherits). The fields of

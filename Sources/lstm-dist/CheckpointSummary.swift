@@ -45,6 +45,7 @@ struct CheckpointSummary: CustomStringConvertible {
         object["parameters"] = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.shape) })
         object["parameter_count"] = parameters.reduce(0) { $0 + $1.shape.reduce(1, *) }
         object["state_rms"] = stateNorms.map { ["layer": $0.layer, "h": $0.h, "c": $0.c] }
+        if let statistics = checkpoint.normalization { object["normalization"] = NormalizationSummary(statistics).jsonObject }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
@@ -68,6 +69,7 @@ struct CheckpointSummary: CustomStringConvertible {
             "  parameters  \(parameters.reduce(0) { $0 + $1.shape.reduce(1, *) })",
         ]
         lines += parameters.map { "    \($0.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \($0.shape)" }
+        lines += (checkpoint.normalization.map { NormalizationSummary($0).lines } ?? []).map { "  \($0.0.padding(toLength: 12, withPad: " ", startingAt: 0))\($0.1)" }
         lines += stateNorms.map { "  state rms   layer \($0.layer): h \(String(format: "%.4f", $0.h)), c \(String(format: "%.4f", $0.c))" }
         return lines.joined(separator: "\n")
     }

@@ -38,7 +38,7 @@ struct InspectCommand: ParsableCommand {
     }
 }
 
-/// What `inspect` says about a dataset; the JSON keys are SPEC.md's attribute names.
+/// What `inspect` says about a dataset; the JSON keys are the file's attribute names (docs/datasets.md).
 struct DatasetSummary: Encodable, CustomStringConvertible {
     struct Lengths: Encodable { var min: Int32, mean: Double, max: Int32 }
     var file: String
@@ -56,9 +56,10 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
     var targetWidth: Int
     var stream: String
     var source: String
+    var normalization: NormalizationSummary?
 
     enum CodingKeys: String, CodingKey {
-        case file, format, rows, length, inputs, features, lengths, padding, task, stream, source
+        case file, format, rows, length, inputs, features, lengths, padding, task, stream, source, normalization
         case vocabSize = "vocab_size", targetKind = "target_kind", numClasses = "num_classes", targetWidth = "target_width"
     }
 
@@ -81,6 +82,7 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
         targetWidth = header.targetWidth
         stream = header.stream.rawValue
         source = header.source
+        normalization = header.normalization.map(NormalizationSummary.init)
     }
 
     var description: String {
@@ -95,7 +97,35 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
             ("targets", "per \(targetKind == "row" ? "row" : "timestep"): \(taskText)"),
             ("stream", stream),
             ("source", source),
-        ]
+        ] + (normalization?.lines ?? [])
         return "\(file): \(format)\n" + rows.map { "  " + $0.0.padding(toLength: 12, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
+    }
+}
+
+/// `/normalization` as `inspect` shows it, for datasets and checkpoints; JSON keys are the
+/// dataset names.
+struct NormalizationSummary: Encodable {
+    var inputsMean: [Double], inputsStd: [Double], targetsMean: [Double], targetsStd: [Double]
+
+    enum CodingKeys: String, CodingKey {
+        case inputsMean = "inputs_mean", inputsStd = "inputs_std", targetsMean = "targets_mean", targetsStd = "targets_std"
+    }
+
+    init(_ statistics: Normalization) {
+        (inputsMean, inputsStd) = (statistics.inputsMean, statistics.inputsStd)
+        (targetsMean, targetsStd) = (statistics.targetsMean, statistics.targetsStd)
+    }
+
+    /// "inputs mean 1013.2, 20.1; std 0.51, 3.2" and the same for targets, as labelled lines.
+    var lines: [(String, String)] {
+        func list(_ values: [Double]) -> String { values.map { String(format: "%.6g", $0) }.joined(separator: ", ") }
+        return [("inputs", inputsMean, inputsStd), ("targets", targetsMean, targetsStd)].compactMap { name, mean, std in
+            mean.isEmpty ? nil : ("normalized", "\(name) mean \(list(mean)); std \(list(std))")
+        }
+    }
+
+    var jsonObject: [String: [Double]] {
+        [CodingKeys.inputsMean.rawValue: inputsMean, CodingKeys.inputsStd.rawValue: inputsStd,
+         CodingKeys.targetsMean.rawValue: targetsMean, CodingKeys.targetsStd.rawValue: targetsStd].filter { !$0.value.isEmpty }
     }
 }

@@ -31,7 +31,8 @@ struct PackCommand: ParsableCommand {
     @Option(help: "pre or post: where padding goes (default: pre).") var padding: Padding?
     @Option(help: "pre or post: which end of a long sequence is cut (default: pre).") var truncating: Padding?
     @Option(help: "The value of padded inputs.") var value: Float = 0
-    @Option(help: "A training dataset whose vocabulary, task, classes and features to reuse.") var like: String?
+    @Option(help: "A training dataset whose vocabulary, task, classes, features and normalisation to reuse.") var like: String?
+    @Flag(help: "Write feature inputs and regression targets as z-scores; the statistics go to /normalization.") var normalize = false
 
     func run() throws {
         var options = PackOptions(output: out)
@@ -53,6 +54,7 @@ struct PackCommand: ParsableCommand {
         options.truncating = truncating
         options.value = value
         options.like = like
+        options.normalize = normalize
         try Packer.pack(input, options: options) { print($0) }
     }
 

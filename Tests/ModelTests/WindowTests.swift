@@ -1,7 +1,7 @@
 import XCTest
 @testable import Model
 
-/// How windows, masks and state interact: the stream properties SPEC section 1 relies on.
+/// How windows, masks and state interact: the stream properties docs/layout.md relies on.
 final class WindowTests: XCTestCase {
     let config = ModelConfig(input: .tokens(vocabSize: 9, embedding: 4), hidden: 6, layers: 2, head: .multiclass, outputs: 9)
 

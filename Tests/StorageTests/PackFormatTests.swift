@@ -2,7 +2,7 @@ import Pack
 import Storage
 import XCTest
 
-/// Each input format, option and inference rule of SPEC.md section 2.
+/// Each input format, option and inference rule of docs/datasets.md.
 final class PackFormatTests: XCTestCase {
     private let sequencesCSV = """
         id,when,a,b,label

@@ -30,7 +30,7 @@ final class StreamFeederTests: XCTestCase {
                 try feeder.fill(batch, step: step) { startingRow.append($0) }
                 for local in 0..<slotsPerRank {
                     let global = rank * slotsPerRank + local
-                    // SPEC section 1: slot g owns rows [floor(g*N/S), floor((g+1)*N/S)) and reads
+                    // docs/layout.md: slot g owns rows [floor(g*N/S), floor((g+1)*N/S)) and reads
                     // window k mod W of its row floor(k / W), or idles once its rows are used up.
                     let first = global * rows / layout.globalSlots, end = (global + 1) * rows / layout.globalSlots
                     let row = first + step / layout.windowsPerRow

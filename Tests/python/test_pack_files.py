@@ -1,5 +1,5 @@
 """Checks the files `lstm-dist pack` writes from outside, with h5py: every dataset and
-attribute SPEC.md section 2 names, on the committed samples; and that a dataset written by
+attribute docs/datasets.md names, on the committed samples; and that a dataset written by
 h5py with its default types is read by `lstm-dist inspect`.
 
 Runs the built binary: LSTM_DIST_BIN, default .build/debug/lstm-dist (from the repository root).
