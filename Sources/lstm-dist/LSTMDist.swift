@@ -13,7 +13,8 @@ struct LSTMDist: ParsableCommand {
         generated for the CPU's instruction sets (AVX-512 where it has them); set \
         \(KernelPath.environmentVariable)=avx512|avx2|reference to force one (reference: plain loops, slow).
         """,
-        subcommands: [PackCommand.self, InspectCommand.self, TrainCommand.self, EvaluateCommand.self, PredictCommand.self]
+        subcommands: [PackCommand.self, InspectCommand.self, TrainCommand.self, EvaluateCommand.self, PredictCommand.self,
+                      GenerateCommand.self, ForecastCommand.self]
     )
 
     /// ArgumentParser's main, after the CPU check: this target is built for baseline x86-64, the model
