@@ -14,7 +14,7 @@ struct LSTMDist: ParsableCommand {
         \(KernelPath.environmentVariable)=avx512|avx2|reference to force one (reference: plain loops, slow).
         """,
         subcommands: [PackCommand.self, InspectCommand.self, TrainCommand.self, EvaluateCommand.self, PredictCommand.self,
-                      GenerateCommand.self, ForecastCommand.self]
+                      GenerateCommand.self, ForecastCommand.self, ExportCommand.self]
     )
 
     /// ArgumentParser's main, after the CPU check: this target is built for baseline x86-64, the model
