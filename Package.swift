@@ -32,11 +32,13 @@ let package = Package(
         .target(name: "Comm", dependencies: ["CMPI"]),
         // The training, evaluation and prediction loops that join the modules above.
         .target(name: "Training", dependencies: ["Storage", "Layout", "Model", "Comm"]),
+        // Using a trained model from its checkpoint: generate text, forecast series.
+        .target(name: "Inference", dependencies: ["Storage", "Layout", "Model", "Comm", "Training"]),
         // The command line only: parsing and printing.
         .executableTarget(
             name: "lstm-dist",
             dependencies: [
-                "Pack", "Storage", "Training", "Comm",
+                "Pack", "Storage", "Training", "Inference", "Comm",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "LayoutTests", dependencies: ["Layout"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Storage", "Comm", "Model", "Layout", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Training", "Pack", "Comm", "Storage", "Model", "TestSupport"]),
         // Runs the built `lstm-dist` binary, alone and under real `mpirun`.
         .testTarget(name: "CLITests", dependencies: ["lstm-dist", "Storage", "TestSupport"]),
     ]

@@ -2,13 +2,14 @@
 // transform use only integer ops and correctly rounded float arithmetic (+ - * / sqrt), never a
 // libm function, so the same seed gives the same weights on any platform.
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough for weight draws.
-struct SplitMix64 {
+/// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough for weight draws and for
+/// sampling text; the same seed gives the same stream on every platform.
+public struct SplitMix64 {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -17,7 +18,7 @@ struct SplitMix64 {
     }
 
     /// Uniform in [0, 1), 53 random bits.
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 
     /// Uniform in [-limit, limit).
     mutating func symmetric(_ limit: Double) -> Float { Float((2 * unit() - 1) * limit) }

@@ -53,6 +53,14 @@ public enum Packer {
             }
         }
         let (task, numClasses) = try decideTask(input: input, survey: survey, options: options, like: like)
+        var targetOrigin = task == .regression && survey.targetKind == .step && !survey.targetFeatures.isEmpty
+            ? TargetOrigin(horizon: options.horizon, features: survey.targetFeatures.map(Int32.init)) : nil
+        if let like, let theirs = like.targetOrigin {
+            if let targetOrigin, targetOrigin != theirs {
+                throw PackError("\(input): the targets are \(describe(targetOrigin)), but in \(options.like!) they are \(describe(theirs)); pack with the same --target, --features and --horizon")
+            }
+            targetOrigin = theirs
+        }
         var header = DatasetHeader(
             rows: survey.rawLengths.count, length: options.maxlen ?? longest,
             inputKind: survey.inputKind, features: survey.features,
@@ -61,9 +69,16 @@ public enum Packer {
             targetKind: survey.targetKind, task: task, numClasses: numClasses,
             targetWidth: task == .multiclass ? numClasses : (task == .binary ? 1 : survey.targetWidth),
             padding: options.padding ?? like?.padding ?? .pre, stream: survey.stream,
-            source: input.split(separator: "/").last.map(String.init) ?? input)
+            source: input.split(separator: "/").last.map(String.init) ?? input,
+            targetOrigin: targetOrigin)
         header.normalization = try normalization(for: header, input: input, survey: survey, options: options, like: like)
         return header
+    }
+
+    /// "features 3, none at 1 timestep later": per target column, the input it continues.
+    static func describe(_ origin: TargetOrigin) -> String {
+        let features = origin.features.map { $0 < 0 ? "none" : "\($0)" }.joined(separator: ", ")
+        return "features \(features) at \(origin.horizon) timestep\(origin.horizon == 1 ? "" : "s") later"
     }
 
     /// `--normalize`'s statistics from the first pass, or the `--like` file's; nil without either.

@@ -23,14 +23,18 @@ public struct Checkpoint: Sendable {
     public var tensors: [String: Tensor]
     /// The dataset's vocabulary (text), copied so the checkpoint alone can decode predictions.
     public var vocab: [Int32]
+    /// The dataset's `horizon` and `/target_features` (regression per timestep), copied so a
+    /// forecast can refuse data whose targets continue other inputs.
+    public var targetOrigin: TargetOrigin?
     /// The dataset's `/normalization` (float64), copied so outputs can be given in original units.
     public var normalization: Normalization?
 
     public init(attributes: [String: AttributeValue] = [:], tensors: [String: Tensor] = [:], vocab: [Int32] = [],
-                normalization: Normalization? = nil) {
+                targetOrigin: TargetOrigin? = nil, normalization: Normalization? = nil) {
         self.attributes = attributes
         self.tensors = tensors
         self.vocab = vocab
+        self.targetOrigin = targetOrigin
         self.normalization = normalization
     }
 
@@ -67,6 +71,11 @@ public struct Checkpoint: Sendable {
             if !vocab.isEmpty {
                 try file.createDataset("vocab", of: Int32.self, shape: [vocab.count]).write(vocab)
             }
+            if let targetOrigin {
+                try file.setAttribute(DatasetPaths.horizon, .int(Int64(targetOrigin.horizon)))
+                try file.createDataset(DatasetPaths.targetFeatures, of: Int32.self, shape: [targetOrigin.features.count])
+                    .write(targetOrigin.features)
+            }
             try normalization?.write(to: file)
         }
     }
@@ -82,15 +91,20 @@ public struct Checkpoint: Sendable {
             throw StorageError("\(path): checkpoint version \(version) is not supported (expected \(Self.version))")
         }
         attributes = [:]
-        for name in try file.attributeNames() where name != "format" && name != "version" {
+        for name in try file.attributeNames() where !["format", "version", DatasetPaths.horizon].contains(name) {
             attributes[name] = try file.attribute(name)
         }
         tensors = [:]
-        for datasetPath in try file.datasetPaths() where datasetPath != "/vocab" && !datasetPath.hasPrefix(Normalization.group + "/") {
+        for datasetPath in try file.datasetPaths()
+        where ![DatasetPaths.vocab, DatasetPaths.targetFeatures].contains(datasetPath) && !datasetPath.hasPrefix(Normalization.group + "/") {
             let dataset = try file.dataset(datasetPath)
             tensors[String(datasetPath.dropFirst())] = Tensor(shape: try dataset.shape, values: try dataset.read(as: Float.self))
         }
         vocab = try file.exists("vocab") ? try file.dataset("vocab").read(as: Int32.self) : []
+        targetOrigin = try file.exists(DatasetPaths.targetFeatures)
+            ? TargetOrigin(horizon: Int(try file.intAttribute(DatasetPaths.horizon)),
+                           features: try file.dataset(DatasetPaths.targetFeatures).read(as: Int32.self))
+            : nil
         normalization = try Normalization.read(from: file)
     }
 

@@ -1,6 +1,7 @@
 extension DatasetReader {
     /// SHA-256 over what defines the dataset's content (docs/checkpoints.md): its header fields
-    /// (shapes and attributes, `source` excepted so a renamed file stays the same dataset),
+    /// (shapes and attributes, `source` excepted so a renamed file stays the same dataset; the
+    /// forecasting fields only when present, so files without them keep their fingerprint),
     /// `/lengths`, `/targets`, `/vocab` and `/normalization` when present, in fixed types (int32,
     /// float32 and float64, little-endian). 64 lowercase hex characters. Reads the rows in blocks, never all at once.
     public func fingerprint(rowsPerRead: Int = 4096) throws -> String {
@@ -9,6 +10,7 @@ extension DatasetReader {
         hash.update("rows=\(h.rows);length=\(h.length);inputs=\(h.inputKind.rawValue);features=\(h.features);"
             + "vocab_size=\(h.vocabSize);target_kind=\(h.targetKind.rawValue);task=\(h.task.rawValue);"
             + "num_classes=\(h.numClasses);target_width=\(h.targetWidth);padding=\(h.padding.rawValue);stream=\(h.stream.rawValue);")
+        if let origin = h.targetOrigin { hash.update("horizon=\(origin.horizon);target_features=\(origin.features);") }
         hash.update(try readLengths())
         for start in stride(from: 0, to: h.rows, by: rowsPerRead) {
             let block = try readRows(start..<min(start + rowsPerRead, h.rows))

@@ -79,6 +79,16 @@ public final class DatasetReader {
             if try file.exists(DatasetPaths.vocab) { vocab = try file.dataset(DatasetPaths.vocab).read() }
             vocabSize = Int(try file.intAttribute("vocab_size", default: vocab.isEmpty ? nil : Int64(vocab.count)))
         }
+        // Both or neither: the horizon alone does not say which input a target continues.
+        var targetOrigin: TargetOrigin?
+        switch (try file.attribute(DatasetPaths.horizon) != nil, try file.exists(DatasetPaths.targetFeatures)) {
+        case (true, true):
+            targetOrigin = TargetOrigin(horizon: Int(try file.intAttribute(DatasetPaths.horizon)),
+                                        features: try file.dataset(DatasetPaths.targetFeatures).read())
+        case (false, false): break
+        case (true, false): throw StorageError("\(path): attribute horizon without the dataset \(DatasetPaths.targetFeatures)")
+        case (false, true): throw StorageError("\(path): dataset \(DatasetPaths.targetFeatures) without the attribute horizon")
+        }
         return DatasetHeader(
             rows: rows, length: length, inputKind: inputKind,
             features: inputKind == .tokens ? 0 : (inputShape.count == 3 ? inputShape[2] : 1),
@@ -87,6 +97,7 @@ public final class DatasetReader {
             padding: try file.enumAttribute("padding"),
             stream: try file.enumAttribute("stream", default: .independent),
             source: try file.stringAttribute("source", default: ""),
+            targetOrigin: targetOrigin,
             normalization: try Normalization.read(from: file))
     }
 }

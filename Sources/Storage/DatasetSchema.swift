@@ -12,6 +12,21 @@ extension Task {
     public var isClassification: Bool { self != .regression }
 }
 
+/// How per-timestep regression targets relate to the inputs, recorded by `pack --target` so that
+/// `forecast` can feed a prediction back as the next input (docs/datasets.md): the root attribute
+/// `horizon` and the dataset `/target_features`.
+public struct TargetOrigin: Sendable, Equatable {
+    /// Timesteps between an input and its target: 0 when the targets are not shifted.
+    public var horizon: Int
+    /// For each target column k, the input feature it is a later value of, or -1 when it is not one.
+    public var features: [Int32]
+
+    public init(horizon: Int, features: [Int32]) {
+        self.horizon = horizon
+        self.features = features
+    }
+}
+
 /// Everything in a dataset file but the big arrays.
 public struct DatasetHeader: Sendable, Equatable {
     public var rows: Int              // N
@@ -27,16 +42,19 @@ public struct DatasetHeader: Sendable, Equatable {
     public var padding: Padding
     public var stream: StreamKind
     public var source: String
+    /// Regression per timestep from `pack --target` only; nil when the file does not say (h5py).
+    public var targetOrigin: TargetOrigin?
     /// `/normalization` when the dataset was packed with `--normalize` (or `--like` a file that was).
     public var normalization: Normalization?
 
     public init(rows: Int, length: Int, inputKind: InputKind, features: Int, vocabSize: Int, vocab: [Int32],
                 targetKind: TargetKind, task: Task, numClasses: Int, targetWidth: Int,
-                padding: Padding, stream: StreamKind, source: String, normalization: Normalization? = nil) {
+                padding: Padding, stream: StreamKind, source: String, targetOrigin: TargetOrigin? = nil,
+                normalization: Normalization? = nil) {
         self.rows = rows; self.length = length; self.inputKind = inputKind; self.features = features
         self.vocabSize = vocabSize; self.vocab = vocab; self.targetKind = targetKind; self.task = task
         self.numClasses = numClasses; self.targetWidth = targetWidth; self.padding = padding
-        self.stream = stream; self.source = source; self.normalization = normalization
+        self.stream = stream; self.source = source; self.targetOrigin = targetOrigin; self.normalization = normalization
     }
 
     /// The root `format` attribute of a dataset file.
@@ -67,6 +85,14 @@ public struct DatasetHeader: Sendable, Equatable {
         case .binary: try require(numClasses == 2 && targetWidth == 1, "binary task needs num_classes 2")
         case .multiclass: try require(numClasses >= 2 && targetWidth == numClasses, "multiclass task needs num_classes of 2 or more")
         case .regression: try require(numClasses == 0 && targetWidth >= 1, "regression needs 1 or more target values")
+        }
+        if let origin = targetOrigin {
+            try require(task == .regression && targetKind == .step, "horizon and target_features only apply to regression targets per timestep")
+            try require(origin.horizon >= 0, "attribute horizon: \(origin.horizon) is negative")
+            try require(origin.features.count == targetWidth, "/target_features has \(origin.features.count) entries for \(targetWidth) target values")
+            if let bad = origin.features.firstIndex(where: { !(-1 ..< Int32(features)).contains($0) }) {
+                try require(false, "/target_features[\(bad)] = \(origin.features[bad]) is not -1 or a feature from 0 to \(features - 1)")
+            }
         }
         try normalization?.validate(for: self, context)
     }
@@ -102,4 +128,5 @@ public struct RowBlock: Sendable {
 /// Dataset and attribute names inside the file.
 enum DatasetPaths {
     static let inputs = "/inputs", lengths = "/lengths", targets = "/targets", vocab = "/vocab"
+    static let targetFeatures = "/target_features", horizon = "horizon"
 }

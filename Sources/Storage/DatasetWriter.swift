@@ -50,6 +50,9 @@ public final class DatasetWriter {
         if !header.vocab.isEmpty {
             try file.createDataset(DatasetPaths.vocab, of: Int32.self, shape: [header.vocab.count]).write(header.vocab)
         }
+        if let origin = header.targetOrigin {
+            try file.createDataset(DatasetPaths.targetFeatures, of: Int32.self, shape: [origin.features.count]).write(origin.features)
+        }
         try Self.writeAttributes(header, to: file)
         try header.normalization?.write(to: file)
         self.file = file
@@ -120,5 +123,6 @@ public final class DatasetWriter {
         if header.inputKind == .tokens { try file.setAttribute("vocab_size", .int(Int64(header.vocabSize))) }
         try file.setAttribute("stream", .string(header.stream.rawValue))
         try file.setAttribute("source", .string(header.source))
+        if let origin = header.targetOrigin { try file.setAttribute(DatasetPaths.horizon, .int(Int64(origin.horizon))) }
     }
 }

@@ -77,7 +77,15 @@ public final class CheckpointModel {
         try run(layout)
     }
 
-    func run(_ layout: EvaluationLayout, visit: (_ step: Int, _ layout: StreamLayout) throws -> Void = { _, _ in }) throws -> TargetSums {
+    /// This rank's model and window batch: inside `run`'s `visit`, the model's outputs and
+    /// carried state and the batch's inputs, masks and targets are that step's.
+    public var model: LSTMModel { evaluation.model }
+    public var batch: WindowBatch { evaluation.batch }
+    public var reader: DatasetReader { evaluation.reader }
+
+    /// Collective: a pass in `layout` calling `visit` after every step with the step and the layout
+    /// (which says where every global slot stands), for passes built on this one (predict, forecast).
+    public func run(_ layout: EvaluationLayout, visit: (_ step: Int, _ layout: StreamLayout) throws -> Void = { _, _ in }) throws -> TargetSums {
         let pass = layout.pass(trainedWith: trainingReset)
         return try evaluation.run(assignment: pass.assignment, reset: pass.reset, visit: visit)
     }

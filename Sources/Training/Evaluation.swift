@@ -65,6 +65,8 @@ struct DataSignature {
     var numClasses: Int
     var targetKind: TargetKind
     var targetWidth: Int
+    /// nil when unknown (h5py-made data, older checkpoints): then it is not compared.
+    var targetOrigin: TargetOrigin?
     var normalization: Normalization?
 
     init(_ header: DatasetHeader) {
@@ -76,6 +78,7 @@ struct DataSignature {
         numClasses = header.numClasses
         targetKind = header.targetKind
         targetWidth = header.targetWidth
+        targetOrigin = header.targetOrigin
         normalization = header.normalization
     }
 
@@ -90,6 +93,7 @@ struct DataSignature {
         targetKind = try checkpoint.enumeration("target_kind", path)
         guard let outputs = checkpoint.tensors["model/dense/bias"]?.values.count else { throw TrainingError("\(path): model/dense/bias is missing") }
         targetWidth = outputs
+        targetOrigin = checkpoint.targetOrigin
         normalization = checkpoint.normalization
     }
 
@@ -109,6 +113,9 @@ struct DataSignature {
         if header.numClasses != numClasses { try refuse("the class count", header.numClasses, numClasses) }
         if header.targetKind != targetKind { try refuse("the target kind", header.targetKind.rawValue, targetKind.rawValue) }
         if header.targetWidth != targetWidth { try refuse("the target width", header.targetWidth, targetWidth) }
+        if let theirs = header.targetOrigin, let mine = targetOrigin, theirs != mine {
+            try refuse("the targets are later values of other features or at another horizon (horizon \(theirs.horizon), target_features \(theirs.features)) than the model's (horizon \(mine.horizon), target_features \(mine.features))")
+        }
         if header.normalization != normalization {
             try refuse(normalization == nil ? "it was packed with --normalize but the model was trained on values that were not normalised"
                 : header.normalization == nil ? "it was not packed with --normalize but the model was trained on normalised values"

@@ -31,7 +31,7 @@ struct CheckpointWriter {
         }
         guard comm.isRoot else { return nil }
 
-        var checkpoint = Checkpoint(vocab: header.vocab, normalization: header.normalization)
+        var checkpoint = Checkpoint(vocab: header.vocab, targetOrigin: header.targetOrigin, normalization: header.normalization)
         for spec in model.layout.tensors {
             let range = spec.offset ..< spec.offset + spec.count
             checkpoint.tensors["model/" + spec.name] = Tensor(shape: spec.shape, values: Array(model.parameters[range]))
@@ -240,7 +240,14 @@ extension Checkpoint {
     /// The resolved configuration of the run that wrote it.
     func config(_ path: String) throws -> TrainingConfig {
         guard case .string(let json)? = attributes["config"] else { throw TrainingError("\(path): attribute config is missing or not a string") }
-        return try TrainingConfig(json: json, path: path)
+        let config = try TrainingConfig(json: json, path: path)
+        let sizes = [("window", config.shape.window), ("hidden", config.shape.hidden), ("layers", config.shape.layers),
+                     ("embedding", config.shape.embedding), ("slots_per_rank", config.slotsPerRank)]
+        if let (name, value) = sizes.first(where: { !($0.1.map { $0 > 0 } ?? false) }) {
+            throw TrainingError("\(path): attribute config: \(name) is \(value.map { "\($0)" } ?? "missing"), expected a positive integer")
+        }
+        guard config.shape.reset != nil else { throw TrainingError("\(path): attribute config: reset is missing") }
+        return config
     }
 
     /// Throws unless every tensor of `layout` is stored under each prefix with its shape.

@@ -113,15 +113,20 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
     /// The network this configuration trains on this dataset (after `resolved`).
     public func modelConfig(for header: DatasetHeader) -> ModelConfig {
-        let input: ModelInput = header.inputKind == .tokens
-            ? .tokens(vocabSize: header.vocabSize, embedding: shape.embedding!)
-            : .features(header.features)
-        let head: Head = switch header.task {
+        modelConfig(for: DataSignature(header))
+    }
+
+    /// The network this configuration trains on data of this signature (after `resolved`).
+    func modelConfig(for data: DataSignature) -> ModelConfig {
+        let input: ModelInput = data.inputKind == .tokens
+            ? .tokens(vocabSize: data.vocabSize, embedding: shape.embedding!)
+            : .features(data.features)
+        let head: Head = switch data.task {
         case .binary: .binary
         case .multiclass: .multiclass
         case .regression: .regression
         }
-        return ModelConfig(input: input, hidden: shape.hidden!, layers: shape.layers!, head: head, outputs: header.targetWidth)
+        return ModelConfig(input: input, hidden: shape.hidden!, layers: shape.layers!, head: head, outputs: data.targetWidth)
     }
 }
 

@@ -46,6 +46,10 @@ struct CheckpointSummary: CustomStringConvertible {
         object["parameter_count"] = parameters.reduce(0) { $0 + $1.shape.reduce(1, *) }
         object["state_rms"] = stateNorms.map { ["layer": $0.layer, "h": $0.h, "c": $0.c] }
         if let statistics = checkpoint.normalization { object["normalization"] = NormalizationSummary(statistics).jsonObject }
+        if let origin = checkpoint.targetOrigin {
+            object["horizon"] = origin.horizon
+            object["target_features"] = origin.features
+        }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
@@ -70,6 +74,9 @@ struct CheckpointSummary: CustomStringConvertible {
         ]
         lines += parameters.map { "    \($0.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \($0.shape)" }
         lines += (checkpoint.normalization.map { NormalizationSummary($0).lines } ?? []).map { "  \($0.0.padding(toLength: 12, withPad: " ", startingAt: 0))\($0.1)" }
+        if let origin = checkpoint.targetOrigin {
+            lines.append("  horizon     \(origin.horizon); targets continue features \(origin.features.map { $0 < 0 ? "-" : "\($0)" }.joined(separator: ", "))")
+        }
         lines += stateNorms.map { "  state rms   layer \($0.layer): h \(String(format: "%.4f", $0.h)), c \(String(format: "%.4f", $0.c))" }
         return lines.joined(separator: "\n")
     }

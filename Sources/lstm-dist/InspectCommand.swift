@@ -56,11 +56,14 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
     var targetWidth: Int
     var stream: String
     var source: String
+    var horizon: Int?
+    var targetFeatures: [Int32]?
     var normalization: NormalizationSummary?
 
     enum CodingKeys: String, CodingKey {
-        case file, format, rows, length, inputs, features, lengths, padding, task, stream, source, normalization
+        case file, format, rows, length, inputs, features, lengths, padding, task, stream, source, horizon, normalization
         case vocabSize = "vocab_size", targetKind = "target_kind", numClasses = "num_classes", targetWidth = "target_width"
+        case targetFeatures = "target_features"
     }
 
     init(_ reader: DatasetReader) throws {
@@ -82,6 +85,8 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
         targetWidth = header.targetWidth
         stream = header.stream.rawValue
         source = header.source
+        horizon = header.targetOrigin?.horizon
+        targetFeatures = header.targetOrigin?.features
         normalization = header.normalization.map(NormalizationSummary.init)
     }
 
@@ -97,7 +102,10 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
             ("targets", "per \(targetKind == "row" ? "row" : "timestep"): \(taskText)"),
             ("stream", stream),
             ("source", source),
-        ] + (normalization?.lines ?? [])
+        ] + (horizon.map { horizon in
+            let features = targetFeatures!.map { $0 < 0 ? "-" : "\($0)" }.joined(separator: ", ")
+            return [("horizon", "\(horizon)"), ("continues", "features \(features) (one per target column; - = not an input)")]
+        } ?? []) + (normalization?.lines ?? [])
         return "\(file): \(format)\n" + rows.map { "  " + $0.0.padding(toLength: 12, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
     }
 }

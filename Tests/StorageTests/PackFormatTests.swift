@@ -54,6 +54,25 @@ final class PackFormatTests: XCTestCase {
         XCTAssertTrue(report.contains { $0.contains("'x' 1 timestep ahead") }, "\(report)")
     }
 
+    func testCSVTargetsRecordTheirHorizonAndTheFeatureEachContinuesAndLikeCopiesOrRefusesThem() throws {
+        let csv = "id,a,b,k\n1,1.5,5.5,0\n1,2.5,6.5,1\n1,3.5,7.5,2\n2,4.5,8.5,0\n2,5.5,9.5,1\n2,6.5,1.5,2\n"
+        let bench = try PackBench()
+        func origin(_ configure: (inout PackOptions) -> Void) throws -> TargetOrigin? {
+            try bench.pack("o.csv", csv) { $0.id = "id"; configure(&$0) }.0.header.targetOrigin
+        }
+        XCTAssertEqual(try origin { $0.target = ["b", "a"]; $0.horizon = 1 }, TargetOrigin(horizon: 1, features: [1, 0]))
+        XCTAssertEqual(try origin { $0.target = ["a"]; $0.features = ["b"]; $0.horizon = 2 }, TargetOrigin(horizon: 2, features: [-1]))
+        XCTAssertEqual(try origin { $0.target = ["b"] }, TargetOrigin(horizon: 0, features: [-1]), "unshifted targets are not default features")
+        XCTAssertNil(try origin { $0.target = ["k"]; $0.horizon = 1 }, "classification is not forecast")
+
+        let training = bench.folder.file("train.h5")
+        _ = try bench.pack("o.csv", csv) { $0.id = "id"; $0.target = ["a"]; $0.horizon = 1; $0.output = training }
+        XCTAssertEqual(try bench.pack("v.csv", csv) { $0.id = "id"; $0.target = ["a"]; $0.horizon = 1; $0.like = training }.0.header.targetOrigin,
+                       TargetOrigin(horizon: 1, features: [0]))
+        try bench.assertFails("w.csv", csv, { $0.id = "id"; $0.target = ["b"]; $0.horizon = 1; $0.like = training; $0.force = true },
+                              containing: ["w.csv: the targets are features 1 at 1 timestep later, but in \(training) they are features 0 at 1 timestep later"])
+    }
+
     func testCSVWithoutIdIsOneContiguousSeriesCutIntoRowsOfLength() throws {
         let csv = "a,k\n" + (0..<7).map { "\($0).5,\($0 % 3)" }.joined(separator: "\n") + "\n"
         let (reader, _) = try PackBench().pack("c.csv", csv) { $0.target = ["k"]; $0.length = 3 }

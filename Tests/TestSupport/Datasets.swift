@@ -6,13 +6,13 @@ import Storage
 /// valid timestep, with `targetKind` row) or of each valid timestep (with `targetKind` step).
 public func writeFeatureDataset(
     _ path: String, rows: Int, length: Int, features: Int = 1, padding: Padding = .pre, stream: StreamKind = .independent,
-    targetKind: TargetKind = .row, task: Task = .binary, lengths: (Int) -> Int = { _ in Int.max },
+    targetKind: TargetKind = .row, task: Task = .binary, targetOrigin: TargetOrigin? = nil, lengths: (Int) -> Int = { _ in Int.max },
     value: (_ row: Int, _ t: Int, _ f: Int) -> Float, label: (_ row: Int, _ t: Int) -> Float
 ) throws {
     let header = DatasetHeader(
         rows: rows, length: length, inputKind: .features, features: features, vocabSize: 0, vocab: [],
         targetKind: targetKind, task: task, numClasses: task == .binary ? 2 : 0, targetWidth: 1,
-        padding: padding, stream: stream, source: "test"
+        padding: padding, stream: stream, source: "test", targetOrigin: targetOrigin
     )
     func setTarget(_ block: inout RowBlock, _ index: Int, _ value: Float) {
         if task == .binary { block.classTargets[index] = Int32(value) } else { block.valueTargets[index] = value }

@@ -1,0 +1,64 @@
+import Model
+import Storage
+
+/// A checkpoint's network read by one process without a dataset (`generate`): its weights, the
+/// kind of data it was trained on, and every global slot's saved state.
+public struct SavedNetwork {
+    public let path: String
+    public let modelConfig: ModelConfig
+    /// S of the run that wrote it: `/state/h` and `/state/c` are `[layers, S, H]`.
+    public let globalSlots: Int
+    public let inputKind: InputKind
+    public let task: Task
+    public let targetKind: TargetKind
+    public let numClasses: Int
+    /// Token id -> Unicode scalar, for text; empty otherwise.
+    public let vocab: [Int32]
+    private let checkpoint: Checkpoint
+
+    /// Reads the checkpoint and checks that its weights and saved state have the shapes its
+    /// configuration builds.
+    public init(path: String) throws {
+        let checkpoint = try Checkpoint(path: path)
+        let data = try DataSignature(checkpoint, path)
+        let config = try checkpoint.config(path)
+        let modelConfig = config.modelConfig(for: data)
+        try checkpoint.checkShapes(["model"], of: ParameterLayout(modelConfig), path)
+        globalSlots = try checkpoint.int("ranks", path) * checkpoint.int("slots_per_rank", path)
+        let stateShape = [modelConfig.layers, globalSlots, modelConfig.hidden]
+        for name in ["state/h", "state/c"] where checkpoint.tensors[name]?.shape != stateShape {
+            throw TrainingError("\(path): \(name) has shape \(checkpoint.tensors[name]?.shape.description ?? "none"), expected \(stateShape)")
+        }
+        self.path = path
+        self.modelConfig = modelConfig
+        self.checkpoint = checkpoint
+        inputKind = data.inputKind
+        task = data.task
+        targetKind = data.targetKind
+        numClasses = data.numClasses
+        vocab = data.vocab
+    }
+
+    /// A model of `slots` x `window` holding the checkpoint's weights, every slot at zero state.
+    public func makeModel(slots: Int, window: Int) -> LSTMModel {
+        let model = LSTMModel(config: modelConfig, slots: slots, window: window)
+        for spec in model.layout.tensors {
+            _ = UnsafeMutableBufferPointer(rebasing: model.parameters[spec.offset ..< spec.offset + spec.count])
+                .update(fromContentsOf: checkpoint.tensors["model/" + spec.name]!.values)
+        }
+        return model
+    }
+
+    /// Sets `model`'s slot `local` to global slot `slot`'s saved h and c, in every layer.
+    public func restoreState(slot: Int, into model: LSTMModel, local: Int) {
+        precondition((0 ..< globalSlots).contains(slot) && (0 ..< model.slots).contains(local))
+        let H = modelConfig.hidden
+        for layer in 0 ..< modelConfig.layers {
+            let from = (layer * globalSlots + slot) * H, to = (layer * model.slots + local) * H
+            for (name, state) in [("state/h", model.hidden), ("state/c", model.cell)] {
+                _ = UnsafeMutableBufferPointer(rebasing: state[to ..< to + H])
+                    .update(fromContentsOf: checkpoint.tensors[name]!.values[from ..< from + H])
+            }
+        }
+    }
+}
