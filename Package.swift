@@ -13,6 +13,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // ONNX export: the protobuf runtime only (the Swift from onnx.proto is generated once and
+        // committed, so no build runs protoc or its plugin), and the zip of a .keras file.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // C libraries, each wrapped once by the Swift module above it.
@@ -34,11 +38,21 @@ let package = Package(
         .target(name: "Training", dependencies: ["Storage", "Layout", "Model", "Comm"]),
         // Using a trained model from its checkpoint: generate text, forecast series.
         .target(name: "Inference", dependencies: ["Storage", "Layout", "Model", "Comm", "Training"]),
+        // A checkpoint as a Keras 3, ONNX or PyTorch (safetensors) model, with its slot states.
+        .target(
+            name: "Export",
+            dependencies: [
+                "Storage", "Model", "Training",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
+            exclude: ["onnx.proto"]
+        ),
         // The command line only: parsing and printing.
         .executableTarget(
             name: "lstm-dist",
             dependencies: [
-                "Pack", "Storage", "Training", "Inference", "Comm",
+                "Pack", "Storage", "Training", "Inference", "Export", "Comm",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -203,7 +203,8 @@ def main():
             theirs = f[name][...]
         difference = float(np.abs(theirs - predictions).max())
         print(f"largest difference from {args.compare}: {difference:.2e}")
-        if difference > 1e-4:
+        # float32 outputs in original units (pack --normalize) carry relative rounding.
+        if difference > 1e-4 * max(1.0, float(np.abs(predictions).max())):
             sys.exit(1)
 
 

@@ -49,8 +49,8 @@ public final class Forecaster {
             throw InferenceError("\(path): target column \(k) is not an input feature, so its predictions cannot be fed back; pack with the --target columns among --features (or without --features)")
         }
         let K = header.targetWidth, S = source.globalSlots
-        guard S * steps * K <= 1 << 27 else {
-            throw InferenceError("--steps \(steps): rank 0 would hold \(S * steps * K * 4 >> 20) MiB of forecasts per step (\(S) slots x \(steps) steps x \(K) values); use fewer steps")
+        guard steps <= (1 << 27) / (S * K) else {
+            throw InferenceError("--steps \(steps): rank 0 would hold more than 512 MiB of forecasts per step (\(S) slots x \(steps) steps x \(K) values); use at most \((1 << 27) / (S * K)) steps")
         }
         self.source = source
         self.steps = steps

@@ -61,8 +61,8 @@ public final class TextGenerator {
     public func tokens(of text: String, source: String) throws -> [Int32] {
         let unknown = Set(text.unicodeScalars.filter { tokens[$0] == nil })
         guard unknown.isEmpty else {
-            let names = unknown.sorted().map { "'\($0.escaped(asASCII: false))' (\(String(format: "U+%04X", $0.value)))" }
-            throw InferenceError("\(source): \(unknown.count) character\(unknown.count == 1 ? " is" : "s are") not in the vocabulary of \(network.path): \(names.joined(separator: ", "))")
+            let names = unknown.sorted().prefix(20).map { "'\($0.escaped(asASCII: false))' (\(String(format: "U+%04X", $0.value)))" }
+            throw InferenceError("\(source): \(unknown.count) character\(unknown.count == 1 ? " is" : "s are") not in the vocabulary of \(network.path): \(names.joined(separator: ", "))\(unknown.count > 20 ? ", ..." : "")")
         }
         return text.unicodeScalars.map { tokens[$0]! }
     }

@@ -60,8 +60,13 @@ public final class LSTMModel {
     private let logitsRange: Range<Int>
     private let logitGradient: UnsafeMutablePointer<Float>
     private let embeddingOffset: Int?, denseKernelOffset: Int, denseBiasOffset: Int
+    /// Masks and dropped inputs when the model was made with dropout; `dropping` while a run uses them.
+    private let dropoutMasks: DropoutMasks?
+    private var dropping = false
 
-    public init(config: ModelConfig, slots: Int, window: Int, gradientTrailer: Int = 0) {
+    /// `dropout`: the masks `run(_:backward:dropoutStep:)` applies when given a step (training);
+    /// nil or no step: no dropout (evaluation, prediction, validation).
+    public init(config: ModelConfig, slots: Int, window: Int, gradientTrailer: Int = 0, dropout: Dropout? = nil) {
         precondition(slots > 0 && window > 0 && gradientTrailer >= 0)
         precondition(config.head != .binary || config.outputs == 1, "a binary head has one output")
         openblas_set_num_threads(1)
@@ -85,8 +90,10 @@ public final class LSTMModel {
         }
         let stride = shapes[0].columnStride, stateSize = H * shapes[0].stateStride
         let perLayer = G * H + G * stride + 3 * stateSize
+        // Dropout sites: each layer's inputs, then the head's.
+        let dropoutWidths = dropout == nil ? [] : [config.input.width] + Array(repeating: H, count: config.layers)
         let total = config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + H * B
-            + 2 * columns * K
+            + 2 * columns * K + DropoutMasks.arenaSize(widths: dropoutWidths, stride: stride)
         activationArena = .zeroed(total)
         let arenaBase = activationArena.baseAddress!
         var next = arenaBase
@@ -104,6 +111,7 @@ public final class LSTMModel {
         logitsRange = (next - arenaBase) ..< (next - arenaBase + columns * K)
         _ = take(columns * K)
         logitGradient = take(columns * K)
+        dropoutMasks = dropout.map { DropoutMasks($0, widths: dropoutWidths, slots: B, window: T, stride: stride, take: take) }
         precondition(next == arenaBase + total)
 
         layerShapes = shapes
@@ -144,12 +152,21 @@ public final class LSTMModel {
     /// Forward over the window from the carried state, which advances to the window's end
     /// (masked steps keep it). With `backward`, gradients[0..<layout.count] = d(lossSum)/d(parameters)
     /// (overwritten; truncated BPTT at the window's start), and hiddenGradient/cellGradient are set.
-    /// A window without targets gives zero gradients and `targets == 0`.
-    public func run(_ batch: WindowBatch, backward: Bool) -> WindowResult {
+    /// A window without targets gives zero gradients and `targets == 0`. With `dropoutStep` (the
+    /// global step) and a model made with dropout, the inputs of every layer and of the head are
+    /// dropped with that step's masks, in forward and backward alike.
+    public func run(_ batch: WindowBatch, backward: Bool, dropoutStep: Int? = nil) -> WindowResult {
         precondition(batch.slots == slots && batch.window == window, "the batch was made for another model shape")
         let mask = UnsafePointer(batch.mask.baseAddress!)
+        dropping = dropoutStep != nil && dropoutMasks != nil
+        if dropping { dropoutMasks!.draw(step: dropoutStep!) }
         prepareFirstLayerInputs(batch)
-        for layer in 0 ..< config.layers { forwardLayer(layer, mask: mask) }
+        if dropping { dropoutMasks!.apply(site: 0, firstLayerInputs, sourceStride: columnStride, into: firstLayerInputs, targetStride: columnStride) }
+        for layer in 0 ..< config.layers {
+            if dropping && layer > 0 { dropInputs(site: layer, from: layerActivations[layer - 1]) }
+            forwardLayer(layer, mask: mask)
+        }
+        if dropping { dropInputs(site: config.layers, from: layerActivations[config.layers - 1]) }
         let result = forwardHead(batch, keepingGradient: backward)
         guard backward else { return result }
         guard result.targets > 0 else {
@@ -172,14 +189,30 @@ public final class LSTMModel {
     private var stateStride: Int { layerShapes[0].stateStride }
 
     /// X^T [I, T*B] of a layer: the first layer's inputs, or the outputs (blocks 1...T of the hidden
-    /// state) of the layer below.
+    /// state) of the layer below; their dropped copy while dropping.
     private func inputs(of layer: Int) -> Operand {
-        layer == 0 ? Operand(firstLayerInputs, stride: columnStride)
-            : Operand(layerActivations[layer - 1].hidden + slots, stride: stateStride)
+        if layer == 0 { return Operand(firstLayerInputs, stride: columnStride) }
+        if dropping { return Operand(dropoutMasks!.dropped[layer]!, stride: columnStride) }
+        return Operand(layerActivations[layer - 1].hidden + slots, stride: stateStride)
     }
 
-    /// The outputs of the top layer, H^T [H, T*B].
-    private var topOutputs: Operand { Operand(layerActivations[config.layers - 1].hidden + slots, stride: stateStride) }
+    /// The outputs of the top layer, H^T [H, T*B] (the head's inputs); their dropped copy while dropping.
+    private var topOutputs: Operand {
+        if dropping { return Operand(dropoutMasks!.dropped[config.layers]!, stride: columnStride) }
+        return Operand(layerActivations[config.layers - 1].hidden + slots, stride: stateStride)
+    }
+
+    /// The dropped copy of a site's inputs: the outputs (blocks 1...T) of the layer below it.
+    private func dropInputs(site: Int, from below: LayerActivations) {
+        dropoutMasks!.apply(site: site, below.hidden + slots, sourceStride: stateStride,
+                            into: dropoutMasks!.dropped[site]!, targetStride: columnStride)
+    }
+
+    /// A site's input gradient times its mask, in place: the gradient of what the site read is
+    /// the gradient of its dropped copy, masked and scaled alike.
+    private func maskGradient(site: Int, _ gradient: UnsafeMutablePointer<Float>, stride: Int) {
+        if dropping { dropoutMasks!.apply(site: site, gradient, sourceStride: stride, into: gradient, targetStride: stride) }
+    }
 
     /// Runs one layer from its carried state (copied in, feature-major) and carries the final state out.
     private func forwardLayer(_ layer: Int, mask: UnsafePointer<Float>) {
@@ -219,6 +252,7 @@ public final class LSTMModel {
         }
         columnSums(logitGradient, rows: columns, columns: K, into: gradients.baseAddress! + denseBiasOffset)
         zeroFirstBlock(top.hiddenGradient, rows: H, columns: slots, stride: stateStride)
+        maskGradient(site: config.layers, top.hiddenGradient + slots, stride: stateStride)
     }
 
     /// One layer's weight gradients, its incoming-state gradients, and d(loss)/d(inputs) into the layer
@@ -239,6 +273,7 @@ public final class LSTMModel {
                      grads: layerGradients[layer], mask: mask, activations: a, cellGradient: cellGradientScratch,
                      inputGradient: inputGradient, inputGradientStride: inputGradientStride,
                      clock: clock)
+        if let inputGradient { maskGradient(site: layer, inputGradient, stride: inputGradientStride) }
         transpose(a.hiddenGradient, rows: H, columns: B, sourceStride: stateStride,
                   into: hiddenGradient.baseAddress! + layer * B * H)
         transpose(cellGradientScratch, rows: H, columns: B, into: cellGradient.baseAddress! + layer * B * H)

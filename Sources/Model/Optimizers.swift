@@ -141,3 +141,24 @@ func sumOfSquares(_ values: UnsafeBufferPointer<Float>) -> Double {
     for lane in 0 ..< vectorWidth { total += Double(partial[lane]) }
     return total
 }
+
+/// Decoupled weight decay as Keras 3 applies it before each update, `w = w - w * decay * lr`, on
+/// the kernels, recurrent kernels, embedding and head kernel: every tensor but the biases.
+public struct WeightDecay: Sendable {
+    public let decay: Float
+    /// The decayed tensors' ranges in the parameter buffer.
+    public let ranges: [Range<Int>]
+
+    public init(decay: Float, layout: ParameterLayout) {
+        self.decay = decay
+        ranges = layout.tensors.filter { !$0.name.hasSuffix("bias") }.map { $0.offset ..< $0.offset + $0.count }
+    }
+
+    /// Decays `parameters` with the learning rate of the update that follows.
+    public func apply(to parameters: UnsafeMutableBufferPointer<Float>, learningRate: Float) {
+        let decay = self.decay
+        for range in ranges {
+            for k in range { parameters[k] = parameters[k] - parameters[k] * decay * learningRate }
+        }
+    }
+}

@@ -24,6 +24,7 @@ public final class MetricsLog {
         case .step(let step):
             fields = [("epoch", "\(step.epoch)"), ("step", "\(step.step)"), ("global_step", "\(step.globalStep)")]
             fields += metricKind.values(step.sums).map { ($0, jsonNumber($1)) }
+            fields.append(("lr", jsonNumber(step.learningRate)))
             fields.append(("tokens_per_s", jsonNumber(step.tokensPerSecond)))
             fields.append(("allreduce_share", jsonNumber(step.allreduceShare)))
         case .epoch(let epoch):

@@ -11,6 +11,8 @@ public struct StepReport: Sendable {
     public var stepsPerEpoch: Int
     public var globalStep: Int
     public var sums: TargetSums
+    /// The learning rate the step used (after warm-up and schedule).
+    public var learningRate: Double
     /// Slot-timesteps per second over all ranks, padding included.
     public var tokensPerSecond: Double
     /// Share of this step's wall time spent in the gradient allreduce (including waiting for
@@ -41,6 +43,8 @@ public enum TrainingOutcome: Sendable, Equatable {
     case stopRequested
     /// A resumed run with nothing left to do.
     case nothingToDo
+    /// `--patience` epochs in a row without a lower `val_loss`.
+    case stoppedEarly
 }
 
 /// The training loop: layout -> batch -> forward/backward -> one allreduce -> optimizer ->
@@ -66,6 +70,8 @@ public final class Trainer {
     private let validation: DatasetReader?
     private let reset: ResetPolicy
     private let checkpoints: CheckpointWriter
+    private let learningRates: LearningRatePlan
+    private let weightDecay: WeightDecay?
 
     /// Where the next step starts and the running sums of its epoch: what a checkpoint records.
     public private(set) var position: TrainingPosition
@@ -95,6 +101,9 @@ public final class Trainer {
         guard config.shape.hidden! > 0, config.shape.layers! > 0, config.shape.embedding! > 0 else {
             throw TrainingError("--hidden, --layers and --embedding must be positive")
         }
+        if config.patience != nil && config.validation == nil {
+            throw TrainingError("--patience needs --validation: it watches val_loss")
+        }
         layout = try StreamLayout(rows: header.rows, length: header.length, window: config.shape.window!, globalSlots: globalSlots)
         let signature = DataSignature(header)
         validation = try config.validation.map { path in
@@ -104,7 +113,12 @@ public final class Trainer {
         }
 
         let modelConfig = config.modelConfig(for: header)
-        model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: layout.window, gradientTrailer: Trailer.allCases.count)
+        let dropout = config.shape.dropout!
+        guard dropout >= 0 && dropout < 1 else { throw TrainingError("--dropout must be in [0, 1), not \(dropout)") }
+        model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: layout.window, gradientTrailer: Trailer.allCases.count,
+                          dropout: dropout > 0 ? Dropout(rate: dropout, seed: config.shape.seed!, firstGlobalSlot: comm.rank * slotsPerRank) : nil)
+        learningRates = LearningRatePlan(config, stepsPerEpoch: layout.stepsPerEpoch)
+        weightDecay = config.shape.weightDecay! > 0 ? WeightDecay(decay: config.shape.weightDecay!, layout: model.layout) : nil
         optimizer = makeOptimizer(config, parameterCount: model.layout.count)
         batch = WindowBatch(config: modelConfig, slots: slotsPerRank, window: layout.window)
         feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: comm.rank, slotsPerRank: slotsPerRank))
@@ -125,7 +139,7 @@ public final class Trainer {
     /// as configured and one on every stop.
     public func run(stopRequested: () -> Bool = { false }, report: (TrainingEvent) -> Void) throws -> TrainingOutcome {
         let maxSteps = config.maxSteps ?? .max
-        guard position.epoch < config.epochs!, position.globalStep < maxSteps else { return .nothingToDo }
+        guard position.epoch < config.epochs!, position.globalStep < maxSteps, !position.monitor.earlyStopped else { return .nothingToDo }
         let parameterCount = model.layout.count
         let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[..<parameterCount])
         let trailer = UnsafeMutableBufferPointer(rebasing: model.gradients[parameterCount...])
@@ -135,7 +149,8 @@ public final class Trainer {
         var stop: TrainingOutcome?
 
         func saveCheckpoint(_ captured: Checkpoint?, validation: TargetSums? = nil) throws {
-            guard let captured else { return }
+            guard var captured else { return }
+            captured.attributes.merge(monitorAttributes()) { $1 }
             report(.checkpoint(path: try checkpoints.write(captured, globalStep: position.globalStep, validation: validation)))
         }
 
@@ -148,7 +163,8 @@ public final class Trainer {
             while position.step < layout.stepsPerEpoch {
                 let stepStart = ContinuousClock.now
                 try feeder.fill(batch, step: position.step) { slot in if reset == .row { model.resetState(slot: slot) } }
-                let local = model.run(batch, backward: true)
+                let learningRate = nextLearningRate
+                let local = model.run(batch, backward: true, dropoutStep: position.globalStep)
 
                 trailer[Trailer.loss.rawValue] = Float(local.lossSum)
                 trailer[Trailer.targets.rawValue] = Float(local.targets)
@@ -166,6 +182,8 @@ public final class Trainer {
                 if sums.targets > 0 {
                     scale(gradients, by: Float(1 / sums.targets))
                     if let maxNorm = config.clipNorm { _ = clipByGlobalNorm(gradients, maxNorm: maxNorm) }
+                    optimizer.learningRate = Float(learningRate)
+                    weightDecay?.apply(to: model.parameters, learningRate: optimizer.learningRate)
                     optimizer.step(parameters: model.parameters, gradients: UnsafeBufferPointer(gradients))
                 }
                 position.epochSums += sums
@@ -177,7 +195,7 @@ public final class Trainer {
                 let stepsLeft = min((config.epochs! - position.epoch) * layout.stepsPerEpoch - position.step, maxSteps - position.globalStep)
                 report(.step(StepReport(
                     epoch: position.epoch, step: position.step - 1, stepsPerEpoch: layout.stepsPerEpoch, globalStep: position.globalStep,
-                    sums: sums, tokensPerSecond: slotTimestepsPerStep / stepSeconds,
+                    sums: sums, learningRate: learningRate, tokensPerSecond: slotTimestepsPerStep / stepSeconds,
                     allreduceShare: allreduceSeconds / stepSeconds, secondsLeft: Double(stepsLeft) * recentStepSeconds
                 )))
 
@@ -197,11 +215,38 @@ public final class Trainer {
             // Captured before validation, which reuses the slots' state buffers.
             let captured = try checkpoints.capture(self, finishedEpoch: finished)
             let validationSums = try validation.map { try evaluate($0) }
+            monitor(validationSums ?? finished)
             report(.epoch(EpochReport(epoch: position.epoch - 1, sums: finished, validation: validationSums, seconds: (ContinuousClock.now - epochStart).seconds)))
             try saveCheckpoint(captured, validation: validationSums)
             if let stop { return stop }
+            if position.monitor.earlyStopped { return .stoppedEarly }
         }
         return .finished
+    }
+
+    /// The rate of the next step.
+    private var nextLearningRate: Double {
+        learningRates.rate(at: position.globalStep, plateauRate: position.monitor.plateauRate ?? learningRates.base)
+    }
+
+    /// After an epoch (and its validation): the best monitored loss, the plateau schedule's
+    /// halving, and early stopping. Every rank computes the same from the allreduced sums.
+    private func monitor(_ sums: TargetSums) {
+        guard !position.monitor.record(sums.meanLoss) else { return }
+        if learningRates.schedule == .plateau, position.globalStep >= learningRates.warmup {
+            position.monitor.plateauRate = learningRates.halved(position.monitor.plateauRate ?? learningRates.base)
+        }
+        if let patience = config.patience, position.monitor.epochsWithoutImprovement >= patience {
+            position.monitor.earlyStopped = true
+        }
+    }
+
+    /// What a checkpoint records for the schedule and early stopping to continue exactly.
+    private func monitorAttributes() -> [String: AttributeValue] {
+        let monitor = position.monitor
+        return ["lr": .double(nextLearningRate), "best_monitored_loss": .double(monitor.best ?? .infinity),
+                "epochs_without_improvement": .int(Int64(monitor.epochsWithoutImprovement)),
+                "early_stopped": .int(monitor.earlyStopped ? 1 : 0)]
     }
 
     /// The stateful pass over a validation set in the training layout, from zero state.
@@ -220,6 +265,7 @@ public struct TrainingPosition: Codable, Sendable, Equatable {
     /// Steps done since training began.
     public var globalStep = 0
     public var epochSums = TargetSums()
+    public var monitor = MonitorState()
 
     /// An epoch-end position is (e + 1, 0) with zeroed sums, as docs/checkpoints.md records it.
     mutating func finishEpoch() {

@@ -146,7 +146,8 @@ struct RestoredCheckpoint {
         let sums = TargetSums(loss: try checkpoint.double("epoch_loss_sum", path), targets: Double(try checkpoint.int("epoch_targets", path)),
                               correct: Double(try checkpoint.int("epoch_correct", path)))
         let position = TrainingPosition(epoch: try checkpoint.int("epoch", path), step: try checkpoint.int("step", path),
-                                        globalStep: try checkpoint.int("global_step", path), epochSums: sums)
+                                        globalStep: try checkpoint.int("global_step", path), epochSums: sums,
+                                        monitor: try checkpoint.monitor(path, config: config, lrGiven: request.learningRate != nil))
         return Decision(path: path, config: config, position: position, iterations: try checkpoint.int("iterations", path))
     }
 
@@ -222,6 +223,23 @@ extension Checkpoint {
         case .int(let value)?: return Double(value)
         default: throw TrainingError("\(path): attribute \(name) is missing or not a number")
         }
+    }
+
+    /// The plateau schedule's and early stopping's state (absent from checkpoints written
+    /// before they existed: nothing monitored yet). The plateau rate after warm-up is the `lr`
+    /// the checkpoint recorded, unless the resume gives a new `--lr`.
+    func monitor(_ path: String, config: TrainingConfig, lrGiven: Bool) throws -> MonitorState {
+        var monitor = MonitorState()
+        if attributes["best_monitored_loss"] != nil {
+            let best = try double("best_monitored_loss", path)
+            monitor.best = best.isFinite ? best : nil
+        }
+        if attributes["epochs_without_improvement"] != nil { monitor.epochsWithoutImprovement = try int("epochs_without_improvement", path) }
+        if attributes["early_stopped"] != nil { monitor.earlyStopped = try int("early_stopped", path) != 0 }
+        if config.shape.lrSchedule == .plateau, !lrGiven, try int("global_step", path) >= config.shape.warmup!, attributes["lr"] != nil {
+            monitor.plateauRate = try double("lr", path)
+        }
+        return monitor
     }
 
     func int(_ name: String, _ path: String) throws -> Int {

@@ -16,6 +16,16 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
     public var defaultLearningRate: Float { self == .adam ? 1e-3 : 0.01 }
 }
 
+/// How the learning rate moves after warm-up (docs/commands.md has the formulas).
+public enum LearningRateSchedule: String, Codable, Sendable, CaseIterable {
+    /// The base rate throughout.
+    case constant
+    /// From the base rate down to `--min-lr` along half a cosine, by the last step of the last epoch.
+    case cosine
+    /// Halved (not below `--min-lr`) after each epoch whose monitored loss is not below the best so far.
+    case plateau
+}
+
 /// Everything that defines a training run (docs/commands.md), stored as JSON in checkpoints.
 ///
 /// nil means "not given": `resolved(for:)` turns it into the default, and `resumed(from:)` into
@@ -31,6 +41,14 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         public var momentum: Float?
         public var reset: ResetPolicy?
         public var seed: UInt64?
+        /// Inverted dropout on the inputs of every layer and of the head.
+        public var dropout: Float?
+        /// Decoupled weight decay (Keras 3), not on biases.
+        public var weightDecay: Float?
+        public var lrSchedule: LearningRateSchedule?
+        /// Warm-up steps: the rate climbs linearly to the base rate.
+        public var warmup: Int?
+        public var minLearningRate: Float?
         public init() {}
     }
 
@@ -50,6 +68,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var checkpointEvery: Int?
     public var keep: Int?
     public var keepBest = false
+    /// With validation: stop after this many epochs in a row without a lower `val_loss`.
+    public var patience: Int?
 
     public init(dataset: String) { self.dataset = dataset }
 
@@ -65,6 +85,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         config.shape.momentum = shape.momentum ?? 0
         config.shape.reset = shape.reset ?? ResetPolicy(header.stream)
         config.shape.seed = shape.seed ?? 0
+        config.shape.dropout = shape.dropout ?? 0
+        config.shape.weightDecay = shape.weightDecay ?? 0
+        config.shape.lrSchedule = shape.lrSchedule ?? .constant
+        config.shape.warmup = shape.warmup ?? 0
+        config.shape.minLearningRate = shape.minLearningRate ?? 0
+        config.keepBest = keepBest || patience != nil
         config.learningRate = learningRate ?? config.shape.optimizer!.defaultLearningRate
         config.epochs = epochs ?? 10
         config.checkpointEvery = checkpointEvery ?? 0
@@ -90,6 +116,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         config.shape.momentum = try fixed("--momentum", shape.momentum, saved.shape.momentum)
         config.shape.reset = try fixed("--reset", shape.reset, saved.shape.reset)
         config.shape.seed = try fixed("--seed", shape.seed, saved.shape.seed)
+        // Checkpoints written before these flags existed trained without them.
+        config.shape.dropout = try fixed("--dropout", shape.dropout, saved.shape.dropout ?? 0)
+        config.shape.weightDecay = try fixed("--weight-decay", shape.weightDecay, saved.shape.weightDecay ?? 0)
+        config.shape.lrSchedule = try fixed("--lr-schedule", shape.lrSchedule, saved.shape.lrSchedule ?? .constant)
+        config.shape.warmup = try fixed("--warmup", shape.warmup, saved.shape.warmup ?? 0)
+        config.shape.minLearningRate = try fixed("--min-lr", shape.minLearningRate, saved.shape.minLearningRate ?? 0)
 
         config.slotsPerRank = try fixed("--slots", slotsPerRank, try Self.slotsPerRank(sharing: savedRanks * saved.slotsPerRank!, ranks: ranks))
         config.epochs = epochs ?? saved.epochs
@@ -99,7 +131,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         config.log = log ?? saved.log
         config.checkpointEvery = checkpointEvery ?? saved.checkpointEvery
         config.keep = keep ?? saved.keep
-        config.keepBest = keepBest || saved.keepBest
+        config.patience = patience ?? saved.patience
+        config.keepBest = keepBest || saved.keepBest || config.patience != nil
         return config
     }
 

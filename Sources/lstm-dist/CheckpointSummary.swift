@@ -72,6 +72,11 @@ struct CheckpointSummary: CustomStringConvertible {
             "  config      \(attribute("config"))",
             "  parameters  \(parameters.reduce(0) { $0 + $1.shape.reduce(1, *) })",
         ]
+        if checkpoint.attributes["lr"] != nil {
+            lines.append("  schedule    lr \(attribute("lr")) next; best monitored loss \(attribute("best_monitored_loss")), "
+                + "\(attribute("epochs_without_improvement")) epochs without improvement"
+                + (checkpoint.attributes["early_stopped"] == .int(1) ? "; stopped early" : ""))
+        }
         lines += parameters.map { "    \($0.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \($0.shape)" }
         lines += (checkpoint.normalization.map { NormalizationSummary($0).lines } ?? []).map { "  \($0.0.padding(toLength: 12, withPad: " ", startingAt: 0))\($0.1)" }
         if let origin = checkpoint.targetOrigin {

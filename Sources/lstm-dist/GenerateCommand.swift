@@ -39,17 +39,19 @@ struct GenerateCommand: ParsableCommand {
         let primeText = try primeFile.map(readText) ?? prime ?? ""
         let primeTokens = try generator.tokens(of: primeText, source: primeFile ?? "--prime")
         let started = Date()
-        var text = primeText
+        var text = primeText, last = primeText.unicodeScalars.last
+        /// Writes the text in pieces of about 4 KB (and each line to a terminal) as it is drawn.
         func generate(flush: (String) throws -> Void) throws {
             try generator.generate(prime: primeTokens, length: length, temperature: temperature, topK: topK, seed: seed) { character in
                 text.append(character)
+                last = character.unicodeScalars.last
                 if text.utf8.count >= 1 << 12 || (out == nil && character == "\n") { try flush(text); text = "" }
             }
             try flush(text)
         }
         guard let out else {
             try generate { FileHandle.standardOutput.write(Data($0.utf8)) }
-            if !(text.last?.isNewline ?? false) { FileHandle.standardOutput.write(Data("\n".utf8)) }
+            if last != "\n" { FileHandle.standardOutput.write(Data("\n".utf8)) }
             return
         }
         try AtomicOutput.write(to: out, force: force) { temporary in

@@ -7,7 +7,7 @@ struct LSTMDist: ParsableCommand {
         commandName: "lstm-dist",
         abstract: "Train stateful LSTMs data-parallel across MPI ranks, with HDF5 datasets and checkpoints.",
         subcommands: [PackCommand.self, InspectCommand.self, TrainCommand.self, EvaluateCommand.self, PredictCommand.self,
-                      GenerateCommand.self, ForecastCommand.self]
+                      GenerateCommand.self, ForecastCommand.self, ExportCommand.self]
     )
 }
 

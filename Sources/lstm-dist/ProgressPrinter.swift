@@ -22,7 +22,7 @@ final class ProgressPrinter {
         lstm-dist train: \(config.dataset): \(header.rows) rows x \(header.length) timesteps, \(header.task.rawValue), \(header.targetKind.rawValue) targets
           \(ranks) rank\(ranks == 1 ? "" : "s") x \(config.slotsPerRank!) slots = \(layout.globalSlots) global slots; \
         window \(layout.window), \(layout.windowsPerRow) per row, \(layout.stepsPerEpoch) steps per epoch; reset per \(config.shape.reset!.rawValue)
-          model: \(config.shape.layers!) x LSTM(\(config.shape.hidden!)), \(trainer.model.layout.count) parameters; \(config.shape.optimizer!.rawValue), lr \(config.learningRate!)
+          model: \(config.shape.layers!) x LSTM(\(config.shape.hidden!)), \(trainer.model.layout.count) parameters; \(config.shape.optimizer!.rawValue), lr \(config.learningRate!)\(regularisation)
         """)
     }
 
@@ -34,7 +34,7 @@ final class ProgressPrinter {
             lastPrint = now
             var line = "epoch \(step.epoch + 1)/\(trainer.config.epochs!)  step \(step.step + 1)/\(step.stepsPerEpoch)"
             line += metrics(step.sums)
-            line += "  \(format(step.tokensPerSecond, 0)) tok/s  allreduce \(format(100 * step.allreduceShare, 1))%  ETA \(duration(step.secondsLeft))"
+            line += "  lr \(String(format: "%.3g", step.learningRate))  \(format(step.tokensPerSecond, 0)) tok/s  allreduce \(format(100 * step.allreduceShare, 1))%  ETA \(duration(step.secondsLeft))"
             say(line)
         case .epoch(let epoch):
             var line = "epoch \(epoch.epoch + 1)/\(trainer.config.epochs!) done in \(duration(epoch.seconds)):" + metrics(epoch.sums)
@@ -51,12 +51,31 @@ final class ProgressPrinter {
         case .finished: say("training finished after \(step) steps")
         case .reachedMaxSteps: say("reached --max-steps at global step \(step)")
         case .stopRequested: say("stopped on request after global step \(step)")
+        case .nothingToDo where trainer.position.monitor.earlyStopped:
+            say("nothing left to do: the run stopped early at epoch \(trainer.position.epoch) (--patience \(trainer.config.patience.map(String.init) ?? "-")); best.h5 holds its best epoch")
         case .nothingToDo: say("nothing left to do: the checkpoint is at global step \(step), epoch \(trainer.position.epoch) of \(trainer.config.epochs!); raise --epochs or --max-steps to go on")
+        case .stoppedEarly:
+            let monitor = trainer.position.monitor
+            say("stopped early after epoch \(trainer.position.epoch): val_loss has not gone below \(format(monitor.best ?? .nan, 4)) for \(monitor.epochsWithoutImprovement) epochs (--patience \(trainer.config.patience!)); best.h5 holds that epoch")
         }
         if let lastCheckpoint {
             say("checkpoint: \(lastCheckpoint)")
             if outcome != .finished { say("resume with: lstm-dist train \(trainer.config.dataset) --checkpoint-dir \(trainer.config.checkpointDirectory) --resume latest") }
         }
+    }
+
+    /// The schedule, dropout, weight decay and patience, when set.
+    private var regularisation: String {
+        let shape = trainer.config.shape
+        var parts: [String] = []
+        if shape.lrSchedule! != .constant || shape.warmup! > 0 {
+            parts.append("\(shape.lrSchedule!.rawValue) schedule" + (shape.warmup! > 0 ? ", warm-up \(shape.warmup!) steps" : "")
+                + (shape.minLearningRate! > 0 ? ", min \(shape.minLearningRate!)" : ""))
+        }
+        if shape.dropout! > 0 { parts.append("dropout \(shape.dropout!)") }
+        if shape.weightDecay! > 0 { parts.append("weight decay \(shape.weightDecay!)") }
+        if let patience = trainer.config.patience { parts.append("patience \(patience)") }
+        return parts.map { "; " + $0 }.joined()
     }
 
     private func metrics(_ sums: TargetSums) -> String {

@@ -64,6 +64,19 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Continue from a checkpoint file, or `latest` in --checkpoint-dir.")
     var resume: String?
 
+    @Option(help: "Inverted dropout on the inputs of every LSTM layer and of the head, in [0, 1). (default: 0)")
+    var dropout: Float?
+    @Option(help: "Decoupled weight decay (as Keras 3) of every tensor but the biases. (default: 0)")
+    var weightDecay: Float?
+    @Option(help: "constant, cosine (down to --min-lr over all epochs) or plateau (halved after an epoch without a lower monitored loss). (default: constant)")
+    var lrSchedule: LearningRateSchedule?
+    @Option(help: "Steps over which the rate climbs linearly to --lr. (default: 0)")
+    var warmup: Int?
+    @Option(help: "The lowest rate of the cosine and plateau schedules. (default: 0)")
+    var minLr: Float?
+    @Option(help: "With --validation: stop after this many epochs in a row without a lower val_loss, keeping best.h5.")
+    var patience: Int?
+
     /// Checked after MPI starts, so that under mpirun rank 0 alone reports a bad flag.
     private func checkFlags() throws {
         func positive(_ value: Int?, _ flag: String) throws {
@@ -77,6 +90,13 @@ struct TrainCommand: ParsableCommand {
         try positive(layers, "--layers")
         try positive(embedding, "--embedding")
         try positive(keep, "--keep")
+        try positive(patience, "--patience")
+        if let dropout, !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
+        if let weightDecay, !(weightDecay >= 0) { throw ValidationError("--weight-decay must be zero or positive") }
+        if let warmup, warmup < 0 { throw ValidationError("--warmup must be 0 or more") }
+        if let minLr, !(minLr >= 0) { throw ValidationError("--min-lr must be zero or positive") }
+        if let minLr, let lr, minLr > lr { throw ValidationError("--min-lr \(minLr) is above --lr \(lr)") }
+        if patience != nil, validation == nil, resume == nil { throw ValidationError("--patience needs --validation: it watches val_loss") }
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must be 0 or more") }
         if let clipNorm, !(clipNorm > 0) { throw ValidationError("--clip-norm must be positive") }
         if let lr, !(lr >= 0) { throw ValidationError("--lr must be zero or positive") }
@@ -95,6 +115,12 @@ struct TrainCommand: ParsableCommand {
         config.shape.momentum = momentum
         config.shape.reset = reset
         config.shape.seed = seed
+        config.shape.dropout = dropout
+        config.shape.weightDecay = weightDecay
+        config.shape.lrSchedule = lrSchedule
+        config.shape.warmup = warmup
+        config.shape.minLearningRate = minLr
+        config.patience = patience
         config.epochs = epochs
         config.maxSteps = maxSteps
         config.learningRate = lr
@@ -136,3 +162,4 @@ struct TrainCommand: ParsableCommand {
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension ResetPolicy: ExpressibleByArgument {}
+extension LearningRateSchedule: ExpressibleByArgument {}

@@ -103,6 +103,7 @@ final class ForecastCommandTests: XCTestCase {
              "target column 0 is not an input feature, so its predictions cannot be fed back; pack with the --target columns among --features"),
             (model, otherTarget, [], "the targets are later values of other features or at another horizon"),
             (model, forecastable, ["--steps", "0"], "--steps must be 1 or more"),
+            (model, forecastable, ["--steps", "\(Int.max)"], "rank 0 would hold more than 512 MiB of forecasts per step (2 slots x \(Int.max) steps x 1 values); use at most 67108864 steps"),
             (model, forecastable, ["--out", existing], "already exists (pass --force"),
         ]
         for refusal in refusals {

@@ -205,16 +205,17 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(result.stderr.components(separatedBy: "Error:").count, 2, "every rank sees it; one reports it\n\(result)")
         XCTAssertNil(try Checkpoint.latest(in: folder.file("nan")))
     }
+}
 
-    private func assertBitIdentical(_ expected: Checkpoint, _ actual: Checkpoint, file: StaticString = #filePath, line: UInt = #line) throws {
-        XCTAssertEqual(Set(actual.tensors.keys), Set(expected.tensors.keys), file: file, line: line)
-        for (name, tensor) in expected.tensors {
-            XCTAssertTrue(actual.tensors[name]!.values.elementsEqual(tensor.values) { $0.bitPattern == $1.bitPattern },
-                          "\(name) differs", file: file, line: line)
-        }
-        for name in ["epoch", "step", "global_step", "iterations", "loss", "epoch_loss_sum"] {
-            XCTAssertEqual(actual.attributes[name], expected.attributes[name], name, file: file, line: line)
-        }
+/// Every tensor bit for bit, and the position and loss attributes.
+func assertBitIdentical(_ expected: Checkpoint, _ actual: Checkpoint, file: StaticString = #filePath, line: UInt = #line) throws {
+    XCTAssertEqual(Set(actual.tensors.keys), Set(expected.tensors.keys), file: file, line: line)
+    for (name, tensor) in expected.tensors {
+        XCTAssertTrue(actual.tensors[name]!.values.elementsEqual(tensor.values) { $0.bitPattern == $1.bitPattern },
+                      "\(name) differs", file: file, line: line)
+    }
+    for name in ["epoch", "step", "global_step", "iterations", "loss", "epoch_loss_sum"] {
+        XCTAssertEqual(actual.attributes[name], expected.attributes[name], name, file: file, line: line)
     }
 }
 

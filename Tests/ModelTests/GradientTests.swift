@@ -35,13 +35,25 @@ final class GradientTests: XCTestCase {
                        slots: 18)
     }
 
+    /// Dropout's masks are a function of the step, so a fixed step is a fixed mask: the
+    /// gradients of the dropped network, on token and feature inputs, two and one layers.
+    func testGradientsWithAFixedDropoutMask() {
+        let dropout = Dropout(rate: 0.4, seed: 5, firstGlobalSlot: 3)
+        checkGradients(input: .tokens(vocabSize: 6, embedding: 3), head: .multiclass, outputs: 6, layers: 2, targets: .perStep,
+                       dropout: dropout)
+        checkGradients(input: .features(3), head: .regression, outputs: 2, layers: 1, targets: .perRow, dropout: dropout)
+    }
+
     /// Slots cycle through pre-padded, post-padded, full and idle; random parameters and incoming state.
+    /// With `dropout`, every run uses the masks of global step 9.
     func checkGradients(input: ModelInput, head: Head, outputs: Int, layers: Int, targets: TargetKind,
-                        hidden: Int = 5, slots: Int = 4, file: StaticString = #filePath, line: UInt = #line) {
+                        hidden: Int = 5, slots: Int = 4, dropout: Dropout? = nil,
+                        file: StaticString = #filePath, line: UInt = #line) {
         let config = ModelConfig(input: input, hidden: hidden, layers: layers, head: head, outputs: outputs)
         let cycle: [SlotPattern] = [.prePadded(2), .postPadded(2), .full, .idle]
         let patterns = (0 ..< slots).map { cycle[$0 % cycle.count] }
-        let model = LSTMModel(config: config, slots: patterns.count, window: 6)
+        let model = LSTMModel(config: config, slots: patterns.count, window: 6, dropout: dropout)
+        let dropoutStep = dropout == nil ? nil : 9
         randomize(model, seed: 7)
         let batch = WindowBatch(config: config, slots: patterns.count, window: 6)
         var random = TestRandom(11)
@@ -50,11 +62,14 @@ final class GradientTests: XCTestCase {
         var startHidden = model.hidden.array, startCell = model.cell.array
         func lossFromStart() -> Double {
             model.setState(hidden: startHidden, cell: startCell)
-            return model.run(batch, backward: false).lossSum
+            return model.run(batch, backward: false, dropoutStep: dropoutStep).lossSum
         }
         model.setState(hidden: startHidden, cell: startCell)
-        let result = model.run(batch, backward: true)
+        let result = model.run(batch, backward: true, dropoutStep: dropoutStep)
         XCTAssertGreaterThan(result.targets, 0, file: file, line: line)
+        if dropoutStep != nil {
+            XCTAssertNotEqual(lossFromStart(), model.run(batch, backward: false).lossSum, "dropout changed nothing", file: file, line: line)
+        }
         let analytic = Array(model.gradients.prefix(model.layout.count))
         let analyticHidden = model.hiddenGradient.array, analyticCell = model.cellGradient.array
 
@@ -70,7 +85,7 @@ final class GradientTests: XCTestCase {
                 return Float((up - down) / Double(upValue - downValue))
             }
         }
-        let name = "(\(input), \(head), \(layers) layers)"
+        let name = "(\(input), \(head), \(layers) layers\(dropout == nil ? "" : ", dropout"))"
         for spec in model.layout.tensors {
             let numeric = numericGradient(count: spec.count, get: { model.parameters[spec.offset + $0] },
                                           set: { model.parameters[spec.offset + $0] = $1 })

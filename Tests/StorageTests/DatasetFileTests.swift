@@ -111,3 +111,30 @@ final class DatasetFileTests: XCTestCase {
         XCTAssertThrowsError(try file.dataset("/inputs")) { XCTAssertEqual("\($0)", "\(path): dataset /inputs: not found") }
     }
 }
+
+final class TargetOriginFileTests: XCTestCase {
+    /// A regression dataset per timestep with 2 features and one target that continues feature 0.
+    private func write(_ path: String, origin: TargetOrigin?) throws {
+        try writeFeatureDataset(path, rows: 3, length: 4, features: 2, targetKind: .step, task: .regression, targetOrigin: origin,
+                                value: { row, t, f in Float(row + t + f) }, label: { row, t in Float(row + t + 1) })
+    }
+
+    func testHorizonAndTargetFeaturesReadBackAndHalfOrOutOfRangeOnesAreRefusedByName() throws {
+        let folder = try makeTemporaryFolder()
+        let path = folder.file("d.h5")
+        try write(path, origin: TargetOrigin(horizon: 1, features: [0]))
+        XCTAssertEqual(try DatasetReader(path: path).header.targetOrigin, TargetOrigin(horizon: 1, features: [0]))
+
+        try H5File(path: path, mode: .readWrite).dataset("target_features").write([Int32(2)])
+        XCTAssertThrowsError(try DatasetReader(path: path)) {
+            XCTAssertEqual("\($0)", "\(path): /target_features[0] = 2 is not -1 or a feature from 0 to 1")
+        }
+
+        let horizonOnly = folder.file("horizon-only.h5")
+        try write(horizonOnly, origin: nil)
+        try H5File(path: horizonOnly, mode: .readWrite).setAttribute("horizon", .int(1))
+        XCTAssertThrowsError(try DatasetReader(path: horizonOnly)) {
+            XCTAssertEqual("\($0)", "\(horizonOnly): attribute horizon without the dataset /target_features")
+        }
+    }
+}
