@@ -76,6 +76,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Storage", "Comm", "Model", "Layout", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Training", "Pack", "Comm", "Storage", "Model", "TestSupport"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "Storage"]),
         // Runs the built `lstm-dist` binary, alone and under real `mpirun`.
         .testTarget(name: "CLITests", dependencies: ["lstm-dist", "Storage", "TestSupport"]),
     ]
