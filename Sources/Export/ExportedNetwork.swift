@@ -34,7 +34,9 @@ struct ExportedNetwork {
     /// units, exported models predict original units.
     let outputScaling: (mean: [Double], std: [Double])?
 
-    init(_ network: SavedNetwork) {
+    /// Throws when the checkpoint's `/normalization` does not fit the model: F input statistics
+    /// for feature inputs (none for tokens), K target statistics for regression (none otherwise).
+    init(_ network: SavedNetwork) throws {
         config = network.modelConfig
         globalSlots = network.globalSlots
         embedding = network.inputKind == .tokens ? network.tensor("embedding/embeddings") : nil
@@ -50,6 +52,11 @@ struct ExportedNetwork {
         let statistics = network.normalization
         inputScaling = statistics.flatMap { $0.inputsMean.isEmpty ? nil : ($0.inputsMean, $0.inputsStd) }
         outputScaling = statistics.flatMap { $0.targetsMean.isEmpty ? nil : ($0.targetsMean, $0.targetsStd) }
+        let features = if case .features(let F) = config.input { F } else { 0 }
+        let targets = config.head == .regression ? config.outputs : 0
+        if let statistics, statistics.inputsMean.count != features || statistics.targetsMean.count != targets {
+            throw ExportError("\(network.path): /normalization holds \(statistics.inputsMean.count) input and \(statistics.targetsMean.count) target statistics, but the model reads \(features) features and predicts \(targets) regression values")
+        }
     }
 
     var hidden: Int { config.hidden }

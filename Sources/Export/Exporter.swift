@@ -56,7 +56,7 @@ public enum Exporter {
         try AtomicOutput.checkDestination(out, force: force)
         try AtomicOutput.checkDestination(state, force: force)
 
-        let network = ExportedNetwork(try SavedNetwork(path: checkpoint))
+        let network = try ExportedNetwork(try SavedNetwork(path: checkpoint))
         let kerasBatch = format == .keras ? batch ?? network.globalSlots : nil
         try AtomicOutput.write(to: out, force: force) { temporary in
             switch format {

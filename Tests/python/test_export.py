@@ -11,6 +11,7 @@ Runs the built binary: LSTM_DIST_BIN, default .build/debug/lstm-dist (from the r
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -342,6 +343,13 @@ def test_export_refuses_what_it_cannot_write_and_files_that_are_not_checkpoints(
     damaged.write_bytes(Path(trained.checkpoint).read_bytes()[:2000])
     result = run("export", damaged, "--format", "safetensors", "--out", tmp_path / "m.safetensors", expect=1)
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    wrong = tmp_path / "wrong-statistics.h5"
+    shutil.copy(trained.checkpoint, wrong)
+    with h5py.File(wrong, "a") as f:
+        if "normalization" in f:
+            del f["normalization"]
+        f["normalization/inputs_mean"], f["normalization/inputs_std"] = np.zeros(7), np.ones(7)
+    assert "/normalization holds 7 input and" in run("export", wrong, "--format", "onnx", "--out", tmp_path / "m.onnx", expect=1).stderr
     assert not any(tmp_path.glob("m.*"))
 
     run("export", trained.checkpoint, "--format", "keras", "--out", model)
