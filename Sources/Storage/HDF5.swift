@@ -154,9 +154,9 @@ public class H5Container: H5Object {
     public func createGroup(_ path: String) throws -> H5Group {
         let full = absolute(path)
         let context = "\(file): group \(full)"
-        let links = try intermediateGroupsLinkList(context)
+        try createParents(of: full, context)
         let properties = try untimedProperties(lstm_h5p_group_create(), context)
-        return H5Group(handle: try H5ID(H5Gcreate2(handle.raw, full, links.raw, properties.raw, hid_t(H5P_DEFAULT)), close: H5Gclose, context),
+        return H5Group(handle: try H5ID(H5Gcreate2(handle.raw, full, hid_t(H5P_DEFAULT), properties.raw, hid_t(H5P_DEFAULT)), close: H5Gclose, context),
                        file: file, path: full, kind: "group")
     }
 
@@ -192,8 +192,8 @@ public class H5Container: H5Object {
             // Last, so the checksum covers the bytes as stored and is checked first on reading.
             try h5check(H5Pset_fletcher32(properties.raw), context)
         }
-        let links = try intermediateGroupsLinkList(context)
-        let id = H5Dcreate2(handle.raw, full, Element.nativeType, space.raw, links.raw, properties.raw, hid_t(H5P_DEFAULT))
+        try createParents(of: full, context)
+        let id = H5Dcreate2(handle.raw, full, Element.nativeType, space.raw, hid_t(H5P_DEFAULT), properties.raw, hid_t(H5P_DEFAULT))
         return H5Dataset(handle: try H5ID(id, close: H5Dclose, context), file: file, path: full, kind: "dataset")
     }
 
@@ -214,10 +214,17 @@ public class H5Container: H5Object {
         return full
     }
 
-    private func intermediateGroupsLinkList(_ context: String) throws -> H5ID {
-        let links = try H5ID(H5Pcreate(lstm_h5p_link_create()), close: H5Pclose, context)
-        try h5check(H5Pset_create_intermediate_group(links.raw, 1), context)
-        return links
+    /// Creates the missing groups above the absolute path `full`, without timestamps: groups
+    /// that HDF5 makes on its own (`H5Pset_create_intermediate_group`) record their creation time
+    /// in the 1.10 object headers. Wraps `H5Gcreate2`.
+    private func createParents(of full: String, _ context: String) throws {
+        var prefix = ""
+        for component in full.split(separator: "/").dropLast() {
+            prefix += "/" + component
+            guard try !exists(prefix) else { continue }
+            let properties = try untimedProperties(lstm_h5p_group_create(), context)
+            _ = try H5ID(H5Gcreate2(handle.raw, prefix, hid_t(H5P_DEFAULT), properties.raw, hid_t(H5P_DEFAULT)), close: H5Gclose, context)
+        }
     }
 }
 
