@@ -23,6 +23,10 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // libxsmm's JIT matrix kernels, chosen from CPUID features (Debian ships it static).
+        .systemLibrary(name: "CXSMM", providers: [.apt(["libxsmm-dev"])]),
+        // CPUID checks in a header, compiled into whoever asks (the CLI asks before any AVX2 code).
+        .systemLibrary(name: "CCPUFeatures"),
 
         // HDF5 files and the dataset and checkpoint schemas.
         .target(name: "Storage", dependencies: ["CHDF5"]),
@@ -30,8 +34,8 @@ let package = Package(
         .target(name: "Pack", dependencies: ["Storage"]),
         // Which rank and slot reads which rows at which step: pure, no I/O.
         .target(name: "Layout"),
-        // LSTM math, heads, optimizers: BLAS only.
-        .target(name: "Model", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
+        // LSTM math, heads, optimizers; its matrix products on libxsmm kernels (Kernels.swift).
+        .target(name: "Model", dependencies: ["CXSMM", "CCPUFeatures"], swiftSettings: fastMath),
         // A communicator protocol, with MPI and single-process implementations.
         .target(name: "Comm", dependencies: ["CMPI"]),
         // The training, evaluation and prediction loops that join the modules above.
@@ -48,16 +52,17 @@ let package = Package(
             ],
             exclude: ["onnx.proto"]
         ),
-        // The command line only: parsing and printing.
+        // The command line only: parsing and printing. Built for baseline x86-64, so it can refuse
+        // a CPU below the model's AVX2 + FMA floor with a message rather than die of SIGILL.
         .executableTarget(
             name: "lstm-dist",
             dependencies: [
-                "Pack", "Storage", "Training", "Inference", "Export", "Comm",
+                "Pack", "Storage", "Training", "Inference", "Export", "Comm", "Model", "CCPUFeatures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
-        // Benchmarks (scripts/bench-*.sh call it): ratios against this machine's sgemm peak.
+        // Benchmarks (scripts/bench-*.sh call it): ratios against this machine's single-thread peak.
         .executableTarget(
             name: "lstm-bench",
             dependencies: ["Model", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],

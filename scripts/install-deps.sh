@@ -2,7 +2,7 @@
 # Installs what lstm-dist needs and is missing, then says what it installed:
 # - the Debian packages the Swift toolchain itself needs (swift.org's list for Debian 12; a
 #   toolchain unpacked on a fresh machine does not start without them),
-# - Debian's OpenMPI, HDF5 and OpenBLAS (libdeflate makes pack's compression twice as fast;
+# - Debian's OpenMPI, HDF5, OpenBLAS and libxsmm (libdeflate makes pack's compression twice as fast;
 #   iproute2 lets the tests make two hosts; zlib for the zip of a Keras export),
 # - a Python virtual environment (.venv) with pinned numpy, h5py, pytest and matplotlib for the
 #   tests and scripts, and Keras, onnx, onnxruntime and safetensors for the export tests,
@@ -37,6 +37,7 @@ packages=(
     libhdf5-dev
     libopenblas-dev
     libopenmpi-dev
+    libxsmm-dev
     openmpi-bin
     python3-venv
     zlib1g-dev
