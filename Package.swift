@@ -13,12 +13,20 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // ONNX export: the protobuf runtime only (the Swift from onnx.proto is generated once and
+        // committed, so no build runs protoc or its plugin), and the zip of a .keras file.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // C libraries, each wrapped once by the Swift module above it.
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // libxsmm's JIT matrix kernels, chosen from CPUID features (Debian ships it static).
+        .systemLibrary(name: "CXSMM", providers: [.apt(["libxsmm-dev"])]),
+        // CPUID checks in a header, compiled into whoever asks (the CLI asks before any AVX2 code).
+        .systemLibrary(name: "CCPUFeatures"),
 
         // HDF5 files and the dataset and checkpoint schemas.
         .target(name: "Storage", dependencies: ["CHDF5"]),
@@ -26,24 +34,35 @@ let package = Package(
         .target(name: "Pack", dependencies: ["Storage"]),
         // Which rank and slot reads which rows at which step: pure, no I/O.
         .target(name: "Layout"),
-        // LSTM math, heads, optimizers: BLAS only.
-        .target(name: "Model", dependencies: ["COpenBLAS"], swiftSettings: fastMath),
+        // LSTM math, heads, optimizers; its matrix products on libxsmm kernels (Kernels.swift).
+        .target(name: "Model", dependencies: ["CXSMM", "CCPUFeatures"], swiftSettings: fastMath),
         // A communicator protocol, with MPI and single-process implementations.
         .target(name: "Comm", dependencies: ["CMPI"]),
         // The training, evaluation and prediction loops that join the modules above.
         .target(name: "Training", dependencies: ["Storage", "Layout", "Model", "Comm"]),
         // Using a trained model from its checkpoint: generate text, forecast series.
         .target(name: "Inference", dependencies: ["Storage", "Layout", "Model", "Comm", "Training"]),
-        // The command line only: parsing and printing.
+        // A checkpoint as a Keras 3, ONNX or PyTorch (safetensors) model, with its slot states.
+        .target(
+            name: "Export",
+            dependencies: [
+                "Storage", "Model", "Training",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
+            exclude: ["onnx.proto"]
+        ),
+        // The command line only: parsing and printing. Built for baseline x86-64, so it can refuse
+        // a CPU below the model's AVX2 + FMA floor with a message rather than die of SIGILL.
         .executableTarget(
             name: "lstm-dist",
             dependencies: [
-                "Pack", "Storage", "Training", "Inference", "Comm",
+                "Pack", "Storage", "Training", "Inference", "Export", "Comm", "Model", "CCPUFeatures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
-        // Benchmarks (scripts/bench-*.sh call it): ratios against this machine's sgemm peak.
+        // Benchmarks (scripts/bench-*.sh call it): ratios against this machine's single-thread peak.
         .executableTarget(
             name: "lstm-bench",
             dependencies: ["Model", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -57,6 +76,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Storage", "Comm", "Model", "Layout", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Training", "Pack", "Comm", "Storage", "Model", "TestSupport"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "Storage"]),
         // Runs the built `lstm-dist` binary, alone and under real `mpirun`.
         .testTarget(name: "CLITests", dependencies: ["lstm-dist", "Storage", "TestSupport"]),
     ]

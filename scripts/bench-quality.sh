@@ -12,8 +12,8 @@
 #    scored on the validation text; each side keeps its own best point.
 # 2. That point trained --minutes (default 10) on each side; both test bits per character.
 # lstm-dist is stopped by SIGUSR1 at the deadline (it checkpoints and exits); PyTorch checks the
-# clock every step. Scoring is outside the budget. PyTorch lives in its own virtual environment,
-# .venv-torch, installed on first use; nothing here is part of the tests.
+# clock every step. Scoring is outside the budget. PyTorch lives in .venv-bench (shared with
+# scripts/bench-vs-pytorch.sh), installed on first use; nothing here is part of the tests.
 #
 # Usage: scripts/bench-quality.sh [--minutes M] [--grid-minutes G] [--lr A,B] [--dropout P,Q]
 # (defaults: 10, 2, 0.002,0.005, 0,0.2). A full run takes 2 x (grid points x G + M) minutes.
@@ -38,11 +38,13 @@ if ! command -v bible >/dev/null; then
     echo "installing Debian's bible-kjv (the corpus)"
     $( [ "$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bible-kjv >/dev/null
 fi
-if [ ! -x .venv-torch/bin/python ] || ! .venv-torch/bin/python -c "import torch" 2>/dev/null; then
-    echo "installing PyTorch $torch_version in .venv-torch (first use only)"
-    python3 -m venv .venv-torch
-    .venv-torch/bin/python -m pip install -q --disable-pip-version-check "torch==$torch_version" "numpy==$numpy_version"
+venv=.venv-bench
+if ! "$venv/bin/python" -c "import torch, numpy" 2>/dev/null; then
+    echo "installing PyTorch $torch_version in $venv (first use only)"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "torch==$torch_version" "numpy==$numpy_version"
 fi
+torch_version=$("$venv/bin/python" -c "import torch; print(torch.__version__.split('+')[0])")
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -86,7 +88,7 @@ lstm_dist() {  # lr dropout minutes name
 }
 
 torch_run() {  # lr dropout minutes
-    .venv-torch/bin/python scripts/bench_quality_torch.py "$work/train.txt" "$work/valid.txt" "$work/test.txt" \
+    "$venv/bin/python" scripts/bench_quality_torch.py "$work/train.txt" "$work/valid.txt" "$work/test.txt" \
         --lr "$1" --dropout "$2" --minutes "$3" --threads 2 \
         | python3 -c 'import json, sys; r = json.load(sys.stdin); print("%.3f %.3f %d" % (r["valid_bpc"], r["test_bpc"], r["steps"]))'
 }

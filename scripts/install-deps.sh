@@ -2,10 +2,10 @@
 # Installs what lstm-dist needs and is missing, then says what it installed:
 # - the Debian packages the Swift toolchain itself needs (swift.org's list for Debian 12; a
 #   toolchain unpacked on a fresh machine does not start without them),
-# - Debian's OpenMPI, HDF5 and OpenBLAS (libdeflate makes pack's compression twice as fast;
-#   iproute2 lets the tests make two hosts),
+# - Debian's OpenMPI, HDF5, OpenBLAS and libxsmm (libdeflate makes pack's compression twice as fast;
+#   iproute2 lets the tests make two hosts; zlib for the zip of a Keras export),
 # - a Python virtual environment (.venv) with pinned numpy, h5py, pytest and matplotlib for the
-#   tests and scripts,
+#   tests and scripts, and Keras, onnx, onnxruntime and safetensors for the export tests,
 # - with --slurm, Debian's Slurm and MUNGE (a one-node cluster for the Slurm test).
 # Needs a Swift 6 toolchain on PATH; uses sudo for apt-get when not run as root.
 set -euo pipefail
@@ -37,8 +37,10 @@ packages=(
     libhdf5-dev
     libopenblas-dev
     libopenmpi-dev
+    libxsmm-dev
     openmpi-bin
     python3-venv
+    zlib1g-dev
 )
 if [ "${1:-}" = "--slurm" ]; then
     packages+=(
@@ -52,6 +54,15 @@ python_packages=(
     matplotlib==3.11.2
     numpy==2.4.6
     pytest==9.2.0
+    # Tests/python/test_export.py: Keras 3 (numpy backend; Keras imports jax whichever backend
+    # runs), ONNX's checker, onnxruntime and safetensors read the exported files.
+    jax==0.10.2
+    jaxlib==0.10.2
+    keras==3.15.1
+    onnx==1.23.2
+    onnxruntime==1.32.0
+    safetensors==0.8.0
+    scipy==1.17.1
 )
 
 # Installed packages and the names they provide (Debian 12's binutils provides binutils-gold).

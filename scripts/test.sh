@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift unit tests, the built binary under real mpirun (2 and 4 ranks, and
 # across two network-namespace hosts when root), and the Python checks that read our HDF5
-# files from the outside. Installs what is missing first.
+# files from the outside, and (when root) the README's Slurm batch script under a real one-node
+# Slurm (Tests/python/test_slurm.py). Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

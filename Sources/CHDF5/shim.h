@@ -13,4 +13,6 @@ static inline unsigned lstm_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned lstm_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned lstm_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline hid_t lstm_h5p_link_create(void) { return H5P_LINK_CREATE; }
+static inline hid_t lstm_h5p_group_create(void) { return H5P_GROUP_CREATE; }
+static inline hid_t lstm_h5p_file_create(void) { return H5P_FILE_CREATE; }
 static inline size_t lstm_h5t_variable(void) { return H5T_VARIABLE; }

@@ -1,13 +1,12 @@
-import COpenBLAS
-
 // One LSTM layer over a window, forward and backward, llm.c style: plain functions, shapes above
 // each. Gate order i, f, c (written g here), o, as Keras.
 //
 // Activations are FEATURE-MAJOR: a [features, T*B] matrix whose column r = t * B + b is slot b at
 // timestep t, so one timestep is a [features, B] block of columns. The per-timestep products then
-// have 4H (or H) rows and B columns, U^T [4H,H] x h [H,B], which OpenBLAS runs 1.5 to 1.7 times
+// have 4H (or H) rows and B columns, U^T [4H,H] x h [H,B], which OpenBLAS ran 1.5 to 1.7 times
 // faster than the slot-major h [B,H] x U [H,4H] (measured: 86 vs 148 us at B=32, H=256), and the
-// gate passes vectorise across slots, so a mask is a lane select rather than a branch.
+// gate passes vectorise across slots, so a mask is a lane select rather than a branch. The products
+// are planned once per layer (LayerProducts) and run on the kernels of Kernels.swift.
 
 /// Sizes of one layer's window: B slots, T timesteps, I inputs, H units.
 struct LayerShape {
@@ -25,6 +24,42 @@ struct LayerShape {
     /// power-of-two strides the gate passes' walks down the rows all fell into the same cache sets.
     var columnStride: Int { paddedStride(columns) }
     var stateStride: Int { paddedStride(stateColumns) }
+    /// Row stride of the transposed gate gradients [T*B, 4H].
+    var transposedGateStride: Int { paddedStride(gates) }
+}
+
+/// A layer's matrix products, planned for its shapes and strides when the model is built.
+struct LayerProducts {
+    /// Z = W^T X^T: gates [4H, T*B] from the kernel [I, 4H] and the inputs X^T [I, T*B].
+    let inputProjection: MatrixProduct
+    /// Z_t += U^T h_{t-1}: a gate block [4H, B] from the transposed recurrent kernel [4H, H] and a state block [H, B].
+    let recurrent: MatrixProduct
+    /// d(h_{t-1}) += U dZ_t: a state block [H, B] from the recurrent kernel [H, 4H] and a gate block [4H, B].
+    let hiddenGradient: MatrixProduct
+    /// dW = X^T dZ^T: [I, 4H] from the inputs and the transposed gate gradients [T*B, 4H].
+    let kernelGradient: MatrixProduct
+    /// dU = H_{t-1} dZ^T: [H, 4H] from the state blocks 0...T-1 [H, T*B] and the same.
+    let recurrentKernelGradient: MatrixProduct
+    /// d(X^T) = W dZ: [I, T*B] from the kernel [I, 4H] and the gate gradients [4H, T*B]; nil when no one needs it.
+    let inputGradient: MatrixProduct?
+
+    /// `inputStride`: the row stride of X^T; `inputGradientStride`: of d(X^T), nil for none.
+    init(_ s: LayerShape, inputStride: Int, inputGradientStride: Int?, path: KernelPath) {
+        let G = s.gates, H = s.units, I = s.inputs, columns = s.columns
+        inputProjection = MatrixProduct(m: G, n: columns, k: I, aStride: G, transposedA: true, bStride: inputStride,
+                                        cStride: s.columnStride, path: path)
+        recurrent = MatrixProduct(m: G, n: s.slots, k: H, aStride: H, bStride: s.stateStride, cStride: s.columnStride,
+                                  accumulate: true, path: path)
+        hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: G, bStride: s.columnStride,
+                                       cStride: s.stateStride, accumulate: true, path: path)
+        kernelGradient = MatrixProduct(m: I, n: G, k: columns, aStride: inputStride, bStride: s.transposedGateStride,
+                                       cStride: G, path: path)
+        recurrentKernelGradient = MatrixProduct(m: H, n: G, k: columns, aStride: s.stateStride,
+                                                bStride: s.transposedGateStride, cStride: G, path: path)
+        inputGradient = inputGradientStride.map {
+            MatrixProduct(m: I, n: columns, k: G, aStride: G, bStride: s.columnStride, cStride: $0, path: path)
+        }
+    }
 }
 
 /// The smallest odd multiple of 16 floats (one cache line) that holds `count` floats.
@@ -57,22 +92,18 @@ struct LayerActivations {
 }
 
 /// Shapes are logical; rows lie `s.columnStride` or `s.stateStride` floats apart in memory.
-/// inputs = X^T [I, T*B], mask [T*B] -> a.gates, a.hidden and a.cell blocks 1...T.
-/// Needs a.hidden and a.cell block 0 = the incoming state. Masked slots keep their state.
-func lstmForward(_ s: LayerShape, inputs: Operand, weights w: LayerTensors, mask: UnsafePointer<Float>,
-                 activations a: LayerActivations, clock: PhaseClock) {
+/// inputs = X^T [I, T*B] (row stride as `products` were planned), mask [T*B] -> a.gates, a.hidden and
+/// a.cell blocks 1...T. Needs a.hidden and a.cell block 0 = the incoming state. Masked slots keep their state.
+func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointer<Float>, weights w: LayerTensors,
+                 mask: UnsafePointer<Float>, activations a: LayerActivations, clock: PhaseClock) {
     let B = s.slots, H = s.units, G = s.gates
-    transpose(w.recurrentKernel, rows: H, columns: G, into: a.recurrentTransposed)
     clock.measure(\.matmul) {
+        transpose(w.recurrentKernel, rows: H, columns: G, into: a.recurrentTransposed)
         // Every timestep's input projection at once, Z = W^T X^T; the bias is added in the gate pass.
-        matmul(Operand(w.kernel, stride: G, transposed: true), inputs, into: a.gates, stride: s.columnStride,
-               m: G, n: s.columns, k: s.inputs)
+        products.inputProjection(w.kernel, inputs, into: a.gates)
     }
     for t in 0 ..< s.window {
-        clock.measure(\.matmul) {
-            matmul(Operand(a.recurrentTransposed, stride: H), Operand(a.hidden + t * B, stride: s.stateStride),
-                   into: a.gates + t * B, stride: s.columnStride, m: G, n: B, k: H, accumulate: true)
-        }
+        clock.measure(\.matmul) { products.recurrent(a.recurrentTransposed, a.hidden + t * B, into: a.gates + t * B) }
         clock.measure(\.gates) { gatesForward(s, step: t, bias: w.bias, mask: mask, activations: a) }
     }
 }
@@ -128,31 +159,29 @@ func cellForward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int,
 /// Backward through the window (truncated at its start).
 /// In: a.hiddenGradient blocks 1...T = d(loss)/d(output h_t) from the layer above or the head, block 0 = 0;
 /// cellGradient [H, B] = 0. Out: a.hiddenGradient block 0 = d/d(incoming h), cellGradient = d/d(incoming c),
-/// grads (overwritten), inputGradient = d/dX^T [I, T*B] (row stride `inputGradientStride`) when non-nil.
+/// grads (overwritten), inputGradient = d/dX^T [I, T*B] when the products plan one.
 /// a.gates is overwritten, step by step, with d/d(pre-activations): each step's activations are dead once
 /// its gradient is known, and writing over them saves a [4H, T*B] buffer and its memory traffic.
-func lstmBackward(_ s: LayerShape, inputs: Operand, weights w: LayerTensors, grads: LayerTensors,
-                  mask: UnsafePointer<Float>, activations a: LayerActivations, cellGradient: UnsafeMutablePointer<Float>,
-                  inputGradient: UnsafeMutablePointer<Float>?, inputGradientStride: Int, clock: PhaseClock) {
-    let B = s.slots, H = s.units, G = s.gates, gateGradient = a.gates
+/// gateGradientTransposed [T*B, 4H] (row stride s.transposedGateStride) is scratch.
+func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointer<Float>, weights w: LayerTensors,
+                  grads: LayerTensors, mask: UnsafePointer<Float>, activations a: LayerActivations,
+                  cellGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+                  gateGradientTransposed: UnsafeMutablePointer<Float>, clock: PhaseClock) {
+    let B = s.slots, G = s.gates, gateGradient = a.gates
     for t in stride(from: s.window - 1, through: 0, by: -1) {
         clock.measure(\.gates) { gatesBackward(s, step: t, mask: mask, activations: a, cellGradient: cellGradient) }
         clock.measure(\.matmul) {
-            // d(h_{t-1}) += U dZ_t
-            matmul(Operand(w.recurrentKernel, stride: G), Operand(gateGradient + t * B, stride: s.columnStride),
-                   into: a.hiddenGradient + t * B, stride: s.stateStride, m: H, n: B, k: G, accumulate: true)
+            products.hiddenGradient(w.recurrentKernel, gateGradient + t * B, into: a.hiddenGradient + t * B)
         }
     }
     clock.measure(\.matmul) {
-        let gateGradientTransposed = Operand(gateGradient, stride: s.columnStride, transposed: true)
-        // dW = X^T dZ^T, dU = H_{t-1} dZ^T over the whole window; d(X^T) = W dZ.
-        matmul(inputs, gateGradientTransposed, into: grads.kernel, stride: G, m: s.inputs, n: G, k: s.columns)
-        matmul(Operand(a.hidden, stride: s.stateStride), gateGradientTransposed, into: grads.recurrentKernel,
-               stride: G, m: H, n: G, k: s.columns)
-        if let inputGradient {
-            matmul(Operand(w.kernel, stride: G), Operand(gateGradient, stride: s.columnStride), into: inputGradient,
-                   stride: inputGradientStride, m: s.inputs, n: s.columns, k: G)
-        }
+        // dW = X^T dZ^T, dU = H_{t-1} dZ^T over the whole window, on dZ transposed once (the kernels
+        // read B row by row); d(X^T) = W dZ.
+        transpose(gateGradient, rows: G, columns: s.columns, sourceStride: s.columnStride, into: gateGradientTransposed,
+                  targetStride: s.transposedGateStride)
+        products.kernelGradient(inputs, gateGradientTransposed, into: grads.kernel)
+        products.recurrentKernelGradient(a.hidden, gateGradientTransposed, into: grads.recurrentKernel)
+        if let inputGradient, let product = products.inputGradient { product(w.kernel, gateGradient, into: inputGradient) }
     }
     for g in 0 ..< G { grads.bias[g] = sum(gateGradient + g * s.columnStride, count: s.columns) }
 }
@@ -206,14 +235,6 @@ func cellBackward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int
     storeVector((dc * f).replacing(with: dcAfter, where: masked), cellGradient, n)
     let passedThrough = dh.replacing(with: zero, where: .!masked)
     storeVector(loadVector(hiddenGradientBefore, n) + passedThrough, hiddenGradientBefore, n)
-}
-
-/// matrix [rows, columns] (row stride `sourceStride`) -> transposed [columns, rows] (row stride
-/// `targetStride`): OpenBLAS' out-of-place transpose, about 3 times faster than a tiled Swift loop.
-func transpose(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, sourceStride: Int? = nil,
-               into transposed: UnsafeMutablePointer<Float>, targetStride: Int? = nil) {
-    cblas_somatcopy(CblasRowMajor, CblasTrans, blasint(rows), blasint(columns), 1, matrix,
-                    blasint(sourceStride ?? columns), transposed, blasint(targetStride ?? rows))
 }
 
 /// Zeroes block 0 (columns 0 ..< `columns`) of a [rows, stride] state matrix.

@@ -1,8 +1,7 @@
-import COpenBLAS
-
 /// Stacked LSTM with a dense head over windows of `slots` x `window`, carrying each slot's state
 /// from window to window. Parameters, gradients and activations are one allocation each, made
-/// here; `run` allocates nothing. BLAS runs on one thread, so results are bit-identical run to run.
+/// here; `run` allocates nothing. Every matrix product is planned here (Kernels.swift) and runs on one
+/// thread in a fixed order, so results are bit-identical run to run.
 ///
 /// A training step, as the train loop drives it:
 ///
@@ -50,6 +49,13 @@ public final class LSTMModel {
     private let layerWeights: [LayerTensors]
     private let layerGradients: [LayerTensors]
     private let layerActivations: [LayerActivations]
+    private let layerProducts: [LayerProducts]
+    /// logits = H_top^T W_dense; d(W_dense) = H_top d(logits); d(H_top) = W_dense d(logits)^T.
+    private let headForwardProduct: MatrixProduct, denseGradientProduct: MatrixProduct, topGradientProduct: MatrixProduct
+    /// [T*B, 4H] scratch: a layer's gate gradients transposed, rows `transposedGateStride` apart.
+    private let gateGradientTransposed: UnsafeMutablePointer<Float>
+    /// [K, T*B] the logits' gradient transposed, rows `columnStride` apart.
+    private let logitGradientTransposed: UnsafeMutablePointer<Float>
     /// [I, T*B] the first layer's inputs (embedded tokens or features), rows `columnStride` apart.
     private let firstLayerInputs: UnsafeMutablePointer<Float>
     /// [E, T*B] d(loss)/d(embedded)^T (token input only), rows `columnStride` apart.
@@ -65,11 +71,12 @@ public final class LSTMModel {
     private var dropping = false
 
     /// `dropout`: the masks `run(_:backward:dropoutStep:)` applies when given a step (training);
-    /// nil or no step: no dropout (evaluation, prediction, validation).
-    public init(config: ModelConfig, slots: Int, window: Int, gradientTrailer: Int = 0, dropout: Dropout? = nil) {
+    /// nil or no step: no dropout (evaluation, prediction, validation). `kernels`: the process's
+    /// kernel path, or `.reference` for plain loops.
+    public init(config: ModelConfig, slots: Int, window: Int, gradientTrailer: Int = 0, dropout: Dropout? = nil,
+                kernels: KernelPath = .active) {
         precondition(slots > 0 && window > 0 && gradientTrailer >= 0)
         precondition(config.head != .binary || config.outputs == 1, "a binary head has one output")
-        openblas_set_num_threads(1)
         self.config = config
         let layout = ParameterLayout(config)
         self.layout = layout
@@ -88,12 +95,14 @@ public final class LSTMModel {
         let shapes = (0 ..< config.layers).map {
             LayerShape(slots: B, window: T, inputs: $0 == 0 ? config.input.width : H, units: H)
         }
-        let stride = shapes[0].columnStride, stateSize = H * shapes[0].stateStride
+        let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride, stateSize = H * stateStride
+        let transposedGateStride = shapes[0].transposedGateStride
         let perLayer = G * H + G * stride + 3 * stateSize
         // Dropout sites: each layer's inputs, then the head's.
         let dropoutWidths = dropout == nil ? [] : [config.input.width] + Array(repeating: H, count: config.layers)
         let total = config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + H * B
-            + 2 * columns * K + DropoutMasks.arenaSize(widths: dropoutWidths, stride: stride)
+            + 2 * columns * K + columns * transposedGateStride + K * stride
+            + DropoutMasks.arenaSize(widths: dropoutWidths, stride: stateStride)
         activationArena = .zeroed(total)
         let arenaBase = activationArena.baseAddress!
         var next = arenaBase
@@ -111,8 +120,23 @@ public final class LSTMModel {
         logitsRange = (next - arenaBase) ..< (next - arenaBase + columns * K)
         _ = take(columns * K)
         logitGradient = take(columns * K)
-        dropoutMasks = dropout.map { DropoutMasks($0, widths: dropoutWidths, slots: B, window: T, stride: stride, take: take) }
+        gateGradientTransposed = take(columns * transposedGateStride)
+        logitGradientTransposed = take(K * stride)
+        // Rows `stateStride` apart, as the outputs a dropped copy stands for: the same planned products read either.
+        dropoutMasks = dropout.map { DropoutMasks($0, widths: dropoutWidths, slots: B, window: T, stride: stateStride, take: take) }
         precondition(next == arenaBase + total)
+
+        layerProducts = shapes.indices.map { layer in
+            let inputGradientStride = layer > 0 ? stateStride : config.input.isTokens ? stride : nil
+            return LayerProducts(shapes[layer], inputStride: layer == 0 ? stride : stateStride,
+                                 inputGradientStride: inputGradientStride, path: kernels)
+        }
+        headForwardProduct = MatrixProduct(m: columns, n: K, k: H, aStride: stateStride, transposedA: true, bStride: K,
+                                           cStride: K, path: kernels)
+        denseGradientProduct = MatrixProduct(m: H, n: K, k: columns, aStride: stateStride, bStride: K, cStride: K,
+                                             path: kernels)
+        topGradientProduct = MatrixProduct(m: H, n: columns, k: K, aStride: K, bStride: stride, cStride: stateStride,
+                                           path: kernels)
 
         layerShapes = shapes
         let parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
@@ -188,24 +212,26 @@ public final class LSTMModel {
     private var columnStride: Int { layerShapes[0].columnStride }
     private var stateStride: Int { layerShapes[0].stateStride }
 
-    /// X^T [I, T*B] of a layer: the first layer's inputs, or the outputs (blocks 1...T of the hidden
-    /// state) of the layer below; their dropped copy while dropping.
-    private func inputs(of layer: Int) -> Operand {
-        if layer == 0 { return Operand(firstLayerInputs, stride: columnStride) }
-        if dropping { return Operand(dropoutMasks!.dropped[layer]!, stride: columnStride) }
-        return Operand(layerActivations[layer - 1].hidden + slots, stride: stateStride)
+    /// X^T [I, T*B] of a layer: the first layer's inputs (rows `columnStride` apart), or the outputs
+    /// (blocks 1...T of the hidden state, rows `stateStride` apart) of the layer below; their dropped
+    /// copy (rows `stateStride` apart too) while dropping.
+    private func inputs(of layer: Int) -> UnsafePointer<Float> {
+        if layer == 0 { return UnsafePointer(firstLayerInputs) }
+        if dropping { return UnsafePointer(dropoutMasks!.dropped[layer]!) }
+        return UnsafePointer(layerActivations[layer - 1].hidden + slots)
     }
 
-    /// The outputs of the top layer, H^T [H, T*B] (the head's inputs); their dropped copy while dropping.
-    private var topOutputs: Operand {
-        if dropping { return Operand(dropoutMasks!.dropped[config.layers]!, stride: columnStride) }
-        return Operand(layerActivations[config.layers - 1].hidden + slots, stride: stateStride)
+    /// The outputs of the top layer, H^T [H, T*B] (the head's inputs), rows `stateStride` apart; their
+    /// dropped copy while dropping.
+    private var topOutputs: UnsafePointer<Float> {
+        if dropping { return UnsafePointer(dropoutMasks!.dropped[config.layers]!) }
+        return UnsafePointer(layerActivations[config.layers - 1].hidden + slots)
     }
 
     /// The dropped copy of a site's inputs: the outputs (blocks 1...T) of the layer below it.
     private func dropInputs(site: Int, from below: LayerActivations) {
         dropoutMasks!.apply(site: site, below.hidden + slots, sourceStride: stateStride,
-                            into: dropoutMasks!.dropped[site]!, targetStride: columnStride)
+                            into: dropoutMasks!.dropped[site]!, targetStride: stateStride)
     }
 
     /// A site's input gradient times its mask, in place: the gradient of what the site read is
@@ -220,8 +246,8 @@ public final class LSTMModel {
         let cellState = cell.baseAddress! + layer * B * H
         transpose(state, rows: B, columns: H, into: a.hidden, targetStride: stateStride)
         transpose(cellState, rows: B, columns: H, into: a.cell, targetStride: stateStride)
-        lstmForward(layerShapes[layer], inputs: inputs(of: layer), weights: layerWeights[layer], mask: mask,
-                    activations: a, clock: clock)
+        lstmForward(layerShapes[layer], products: layerProducts[layer], inputs: inputs(of: layer),
+                    weights: layerWeights[layer], mask: mask, activations: a, clock: clock)
         transpose(a.hidden + window * B, rows: H, columns: B, sourceStride: stateStride, into: state)
         transpose(a.cell + window * B, rows: H, columns: B, sourceStride: stateStride, into: cellState)
     }
@@ -231,10 +257,7 @@ public final class LSTMModel {
     private func forwardHead(_ batch: WindowBatch, keepingGradient: Bool) -> WindowResult {
         let K = config.outputs, columns = slots * window
         let logits = activationArena.baseAddress! + logitsRange.lowerBound
-        clock.measure(\.matmul) {
-            matmul(topOutputs.transpose, Operand(parameters.baseAddress! + denseKernelOffset, stride: K), into: logits,
-                   stride: K, m: columns, n: K, k: config.hidden)
-        }
+        clock.measure(\.matmul) { headForwardProduct(topOutputs, parameters.baseAddress! + denseKernelOffset, into: logits) }
         return headLoss(config.head, outputs: K, logits: logits, bias: parameters.baseAddress! + denseBiasOffset,
                         batch: batch, logitGradient: keepingGradient ? logitGradient : nil)
     }
@@ -244,11 +267,10 @@ public final class LSTMModel {
         let K = config.outputs, H = config.hidden, columns = slots * window
         let top = layerActivations[config.layers - 1]
         clock.measure(\.matmul) {
-            matmul(topOutputs, Operand(logitGradient, stride: K), into: gradients.baseAddress! + denseKernelOffset,
-                   stride: K, m: H, n: K, k: columns)
-            matmul(Operand(parameters.baseAddress! + denseKernelOffset, stride: K),
-                   Operand(logitGradient, stride: K, transposed: true),
-                   into: top.hiddenGradient + slots, stride: stateStride, m: H, n: columns, k: K)
+            denseGradientProduct(topOutputs, logitGradient, into: gradients.baseAddress! + denseKernelOffset)
+            transpose(logitGradient, rows: columns, columns: K, into: logitGradientTransposed, targetStride: columnStride)
+            topGradientProduct(parameters.baseAddress! + denseKernelOffset, logitGradientTransposed,
+                               into: top.hiddenGradient + slots)
         }
         columnSums(logitGradient, rows: columns, columns: K, into: gradients.baseAddress! + denseBiasOffset)
         zeroFirstBlock(top.hiddenGradient, rows: H, columns: slots, stride: stateStride)
@@ -259,21 +281,20 @@ public final class LSTMModel {
     /// below (or the embedding's buffer).
     private func backwardLayer(_ layer: Int, mask: UnsafePointer<Float>) {
         let a = layerActivations[layer], B = slots, H = config.hidden
-        var inputGradient: UnsafeMutablePointer<Float>? = nil, inputGradientStride = columnStride
+        var inputGradient: UnsafeMutablePointer<Float>? = nil
         if layer > 0 {
             let belowGradient = layerActivations[layer - 1].hiddenGradient
             zeroFirstBlock(belowGradient, rows: H, columns: B, stride: stateStride)
             inputGradient = belowGradient + B
-            inputGradientStride = stateStride
         } else if config.input.isTokens {
             inputGradient = embeddedGradient
         }
         cellGradientScratch.update(repeating: 0, count: H * B)
-        lstmBackward(layerShapes[layer], inputs: inputs(of: layer), weights: layerWeights[layer],
-                     grads: layerGradients[layer], mask: mask, activations: a, cellGradient: cellGradientScratch,
-                     inputGradient: inputGradient, inputGradientStride: inputGradientStride,
-                     clock: clock)
-        if let inputGradient { maskGradient(site: layer, inputGradient, stride: inputGradientStride) }
+        lstmBackward(layerShapes[layer], products: layerProducts[layer], inputs: inputs(of: layer),
+                     weights: layerWeights[layer], grads: layerGradients[layer], mask: mask, activations: a,
+                     cellGradient: cellGradientScratch, inputGradient: inputGradient,
+                     gateGradientTransposed: gateGradientTransposed, clock: clock)
+        if let inputGradient { maskGradient(site: layer, inputGradient, stride: layer > 0 ? stateStride : columnStride) }
         transpose(a.hiddenGradient, rows: H, columns: B, sourceStride: stateStride,
                   into: hiddenGradient.baseAddress! + layer * B * H)
         transpose(cellGradientScratch, rows: H, columns: B, into: cellGradient.baseAddress! + layer * B * H)

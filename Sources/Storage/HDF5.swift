@@ -138,7 +138,8 @@ public class H5Container: H5Object {
         let full = absolute(path)
         let context = "\(file): group \(full)"
         let links = try intermediateGroupsLinkList(context)
-        return H5Group(handle: try H5ID(H5Gcreate2(handle.raw, full, links.raw, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT)), close: H5Gclose, context),
+        let properties = try untimedProperties(lstm_h5p_group_create(), context)
+        return H5Group(handle: try H5ID(H5Gcreate2(handle.raw, full, links.raw, properties.raw, hid_t(H5P_DEFAULT)), close: H5Gclose, context),
                        file: file, path: full, kind: "group")
     }
 
@@ -160,7 +161,7 @@ public class H5Container: H5Object {
         let context = "\(file): dataset \(full)"
         let dims = shape.map { hsize_t($0) }
         let space = try H5ID(H5Screate_simple(Int32(dims.count), dims, nil), close: H5Sclose, context)
-        let properties = try H5ID(H5Pcreate(lstm_h5p_dataset_create()), close: H5Pclose, context)
+        let properties = try untimedProperties(lstm_h5p_dataset_create(), context)
         if let chunks {
             precondition(chunks.count == shape.count && chunks.allSatisfy { $0 > 0 }, "one positive chunk extent per dimension")
             try h5check(H5Pset_chunk(properties.raw, Int32(chunks.count), chunks.map { hsize_t($0) }), context)
@@ -211,7 +212,9 @@ public final class H5File: H5Container {
             guard H5Fis_hdf5(path) > 0 else { throw StorageError("\(path): not an HDF5 file") }
             id = H5Fopen(path, mode == .readOnly ? lstm_h5f_acc_rdonly() : lstm_h5f_acc_rdwr(), hid_t(H5P_DEFAULT))
         case .truncate:
-            id = H5Fcreate(path, lstm_h5f_acc_trunc(), hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT))
+            // The root group (and the groups made on the way to a dataset) without timestamps.
+            let creation = try untimedProperties(lstm_h5p_file_create(), path)
+            id = H5Fcreate(path, lstm_h5f_acc_trunc(), creation.raw, hid_t(H5P_DEFAULT))
         }
         super.init(handle: try H5ID(id, close: H5Fclose, path), file: path, path: "/", kind: "file")
     }
@@ -352,4 +355,13 @@ private func readString(_ attribute: hid_t, fileType: hid_t, _ context: String) 
     while let last = bytes.last, last == 0 || last == 0x20 { bytes.removeLast() }
     if let nul = bytes.firstIndex(of: 0) { bytes.removeSubrange(nul...) }
     return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Creation properties of `kind` (file, group or dataset) that record no access, modification or
+/// creation times, so writing the same content gives the same bytes: a resumed run's checkpoint
+/// is byte-identical to an uninterrupted run's. Wraps `H5Pcreate` and `H5Pset_obj_track_times`.
+func untimedProperties(_ kind: hid_t, _ context: @autoclosure () -> String) throws -> H5ID {
+    let properties = try H5ID(H5Pcreate(kind), close: H5Pclose, context())
+    try h5check(H5Pset_obj_track_times(properties.raw, false), context())
+    return properties
 }

@@ -33,6 +33,7 @@ public final class MetricsLog {
             if let validation = epoch.validation {
                 fields += metricKind.values(validation).map { ("val_" + $0, jsonNumber($1)) }
             }
+            fields.append(("tokens_per_s", jsonNumber(epoch.tokensPerSecond)))
             fields.append(("seconds", jsonNumber(epoch.seconds)))
         case .checkpoint:
             return

@@ -1,8 +1,8 @@
 import Model
 import Storage
 
-/// A checkpoint's network read by one process without a dataset (`generate`): its weights, the
-/// kind of data it was trained on, and every global slot's saved state.
+/// A checkpoint's network read by one process without a dataset (`generate`, `forecast`,
+/// `export`): its weights, the kind of data it was trained on, and every global slot's saved state.
 public struct SavedNetwork {
     public let path: String
     public let modelConfig: ModelConfig
@@ -14,6 +14,9 @@ public struct SavedNetwork {
     public let numClasses: Int
     /// Token id -> Unicode scalar, for text; empty otherwise.
     public let vocab: [Int32]
+    /// The dataset's statistics when it was packed with `--normalize`: the model reads and
+    /// predicts z units.
+    public var normalization: Normalization? { checkpoint.normalization }
     private let checkpoint: Checkpoint
 
     /// Reads the checkpoint and checks that its weights and saved state have the shapes its
@@ -60,5 +63,11 @@ public struct SavedNetwork {
                     .update(fromContentsOf: checkpoint.tensors[name]!.values[from ..< from + H])
             }
         }
+    }
+
+    /// A weight by its name under `/model` (`lstm_0/kernel`), or the saved state (`state/h`,
+    /// `state/c`): every name of the model's `ParameterLayout` and both states are present.
+    public func tensor(_ name: String) -> Tensor {
+        checkpoint.tensors[name.hasPrefix("state/") ? name : "model/" + name]!
     }
 }

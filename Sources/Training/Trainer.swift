@@ -27,6 +27,9 @@ public struct EpochReport: Sendable {
     public var sums: TargetSums
     public var validation: TargetSums?
     public var seconds: Double
+    /// The epoch's slot-timesteps over all ranks (padding included) over the wall seconds its steps
+    /// took (those run by this process, when it resumed mid-epoch).
+    public var tokensPerSecond: Double
 }
 
 public enum TrainingEvent: Sendable {
@@ -155,7 +158,7 @@ public final class Trainer {
         }
 
         while position.epoch < config.epochs! {
-            let epochStart = ContinuousClock.now
+            let epochStart = ContinuousClock.now, firstStep = position.step
             if position.step == 0 {
                 for slot in 0..<batch.slots { model.resetState(slot: slot) }
                 position.epochSums = TargetSums()
@@ -210,13 +213,15 @@ public final class Trainer {
                     try saveCheckpoint(try checkpoints.capture(self))
                 }
             }
+            let tokensPerSecond = Double(position.step - firstStep) * slotTimestepsPerStep / (ContinuousClock.now - epochStart).seconds
             let finished = position.epochSums
             position.finishEpoch()
             // Captured before validation, which reuses the slots' state buffers.
             let captured = try checkpoints.capture(self, finishedEpoch: finished)
             let validationSums = try validation.map { try evaluate($0) }
             monitor(validationSums ?? finished)
-            report(.epoch(EpochReport(epoch: position.epoch - 1, sums: finished, validation: validationSums, seconds: (ContinuousClock.now - epochStart).seconds)))
+            report(.epoch(EpochReport(epoch: position.epoch - 1, sums: finished, validation: validationSums,
+                                      seconds: (ContinuousClock.now - epochStart).seconds, tokensPerSecond: tokensPerSecond)))
             try saveCheckpoint(captured, validation: validationSums)
             if let stop { return stop }
             if position.monitor.earlyStopped { return .stoppedEarly }

@@ -1,6 +1,7 @@
-// Benchmarks: commands, not timed tests. Figures are ratios against this machine's own sgemm rate,
-// measured in the same run, so they compare across machines and BLAS kernel choices. Times are
-// CPU time of the one working thread, so other processes sharing the cores do not distort them.
+// Benchmarks: commands, not timed tests. Figures are ratios against this machine's own single-thread
+// peak, the best product kernel available here at 2048^3 measured in the same run, so they compare
+// across machines and kernel choices. Times are CPU time of the one working thread, so other
+// processes sharing the cores do not distort them.
 import ArgumentParser
 import COpenBLAS
 import Foundation
@@ -9,20 +10,19 @@ import Model
 struct LSTMBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lstm-bench", abstract: "Throughput benchmarks for lstm-dist.",
-        subcommands: [ModelBench.self, SgemmBench.self])
+        subcommands: [ModelBench.self, PeakBench.self])
 }
 
 /// The ceiling other benchmarks (scripts/bench-train.sh) divide by.
-struct SgemmBench: ParsableCommand {
+struct PeakBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sgemm", abstract: "This machine's single-thread sgemm rate (2048^3, best of 6), GFLOP/s.")
+        commandName: "sgemm",
+        abstract: "This machine's single-thread peak: the best of OpenBLAS and the model's kernels at 2048^3, GFLOP/s.")
 
     func run() {
-        openblas_set_num_threads(1)
-        print(format(measureSgemmGFlops(size: 2048), 1))
+        print(format(Peak.measure().best, 1))
     }
 }
-
 /// One benchmarked model shape; every timestep of every slot is valid and scored (per-step multiclass
 /// over the vocabulary, as a character language model).
 struct BenchCase {
@@ -47,49 +47,59 @@ struct BenchCase {
 struct ModelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
-        abstract: "Training throughput (forward, backward, Adam) for charlm and large, against single-thread sgemm.")
+        abstract: "Training throughput (forward, backward, Adam) for charlm and large, against the single-thread peak.",
+        discussion: "Kernels: the model's (LSTM_DIST_KERNELS, or the best for this CPU).")
 
-    @Option(help: "Seconds of timed training per configuration.")
+    @Option(help: "Seconds of timed training per configuration (at least 5 windows).")
     var seconds = 4.0
 
     @Option(help: "Configurations to run, comma-separated (charlm, large).")
     var cases = "charlm,large"
 
-    @Option(help: "JSON file of previous figures; this run's go under the \"model\" key.")
-    var results = "scripts/bench-results.json"
+    @Flag(help: "Print one JSON object of the figures instead of text.")
+    var json = false
 
     func run() throws {
-        openblas_set_num_threads(1)
-        let kernels = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "auto"
-        let ceiling = measureSgemmGFlops(size: 2048)
-        print("BLAS kernels: \(kernels) (OPENBLAS_CORETYPE); single-thread sgemm 2048^3: \(format(ceiling, 1)) GFLOP/s (best of 6, thread CPU time)")
-
-        var figures: [String: Any] = ["sgemm_gflops": ceiling]
-        let previous = readPreviousFigures(kernels: kernels)
+        let cpu = CPUDescription.current
+        let peak = Peak.measure()
+        var figures: [String: Any] = [
+            "cpu_model": cpu.model, "cpu_flags": cpu.flags, "kernels": KernelPath.active.rawValue,
+            "libxsmm_target": KernelPath.libxsmmTarget, "openblas_core": peak.openBLASCore,
+            "openblas_coretype_set": ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "",
+            "peak_gflops": peak.best, "openblas_gflops": peak.openBLAS, "libxsmm_gflops": peak.libxsmm,
+        ]
+        if !json {
+            print("CPU: \(cpu.model); model kernels: \(KernelPath.active.rawValue) (libxsmm target \(KernelPath.libxsmmTarget))")
+            print("""
+                single-thread 2048^3, best of 6: OpenBLAS (\(peak.openBLASCore) kernels) \(format(peak.openBLAS, 1)) GFLOP/s, \
+                model kernels \(format(peak.libxsmm, 1)) GFLOP/s; peak \(format(peak.best, 1))
+                """)
+        }
         let names = cases.split(separator: ",").map(String.init)
         for benchCase in [BenchCase.charlm, .large] where names.contains(benchCase.name) {
             let measured = measureTraining(benchCase)
-            let tokensPerSecond = measured.tokens / measured.total
-            let fraction = tokensPerSecond * benchCase.flopsPerToken / (ceiling * 1e9)
+            let fraction = measured.tokensPerSecond * benchCase.flopsPerToken / (peak.best * 1e9)
             let restShare = 1 - measured.matmulShare - measured.gatesShare
-            print("""
-                \(benchCase.name): \(format(tokensPerSecond, 0)) tokens/s, \(format(benchCase.flopsPerToken / 1e6, 2)) MFLOP/token, \
-                \(percent(fraction)) of the sgemm ceiling; time: sgemm \(percent(measured.matmulShare)), \
-                gates \(percent(measured.gatesShare)), rest \(percent(restShare))
-                """)
-            if let before = previous?[benchCase.name] as? [String: Any], let old = before["tokens_per_s"] as? Double {
-                print("  previous \(format(old, 0)) tokens/s, now \(format(tokensPerSecond, 0)) (x\(format(tokensPerSecond / old, 2)))")
+            if !json {
+                print("""
+                    \(benchCase.name): \(format(measured.tokensPerSecond, 0)) tokens/s (median of \(measured.windows) windows), \
+                    \(format(benchCase.flopsPerToken / 1e6, 2)) MFLOP/token, \(percent(fraction)) of the peak; \
+                    time: products \(percent(measured.matmulShare)), gate passes \(percent(measured.gatesShare)), rest \(percent(restShare))
+                    """)
             }
             figures[benchCase.name] = [
-                "tokens_per_s": tokensPerSecond, "fraction_of_sgemm": fraction,
-                "sgemm_share": measured.matmulShare, "gates_share": measured.gatesShare,
+                "tokens_per_s": measured.tokensPerSecond, "windows": measured.windows, "fraction_of_peak": fraction,
+                "products_share": measured.matmulShare, "gates_share": measured.gatesShare,
             ]
         }
-        try writeFigures(figures, kernels: kernels)
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
     }
 
-    /// A timed run of full training steps: tokens and seconds, and the shares of time in products and gate passes.
-    struct Measurement { var tokens = 0.0, total = 0.0, matmulShare = 0.0, gatesShare = 0.0 }
+    /// Median throughput over timed windows (training steps), and the shares of time in products and gate passes.
+    struct Measurement { var tokensPerSecond = 0.0, windows = 0, matmulShare = 0.0, gatesShare = 0.0 }
 
     func measureTraining(_ benchCase: BenchCase) -> Measurement {
         let model = LSTMModel(config: benchCase.config, slots: benchCase.slots, window: benchCase.window)
@@ -110,15 +120,18 @@ struct ModelBench: ParsableCommand {
             for k in 0 ..< model.layout.count { model.gradients[k] *= scale }
             optimizer.step(parameters: model.parameters, gradients: parameterGradients)
         }
-        trainingStep()  // warm caches and BLAS buffers
+        trainingStep()  // warm caches (and JIT nothing: every kernel was made with the model)
         // Throughput first, with the phase clock off (its reads cost time); then a shorter run for the split.
-        var measured = Measurement()
+        var stepSeconds: [Double] = []
         let start = threadCPUTime()
         repeat {
+            let stepStart = threadCPUTime()
             trainingStep()
-            measured.tokens += Double(benchCase.slots * benchCase.window)
-        } while (threadCPUTime() - start).seconds < seconds
-        measured.total = (threadCPUTime() - start).seconds
+            stepSeconds.append((threadCPUTime() - stepStart).seconds)
+        } while (threadCPUTime() - start).seconds < seconds || stepSeconds.count < 5
+        var measured = Measurement()
+        measured.windows = stepSeconds.count
+        measured.tokensPerSecond = Double(benchCase.slots * benchCase.window) / stepSeconds.sorted()[stepSeconds.count / 2]
 
         model.measuresPhases = true
         let splitStart = threadCPUTime()
@@ -128,41 +141,60 @@ struct ModelBench: ParsableCommand {
         measured.gatesShare = model.phaseTimes.gates.seconds / splitTotal
         return measured
     }
+}
 
-    func readPreviousFigures(kernels: String) -> [String: Any]? {
-        guard let data = FileManager.default.contents(atPath: results),
-              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let model = root["model"] as? [String: Any] else { return nil }
-        return model[kernels] as? [String: Any]
-    }
+/// This CPU as /proc/cpuinfo names it: figures are compared only between runs on the same model and flags.
+struct CPUDescription {
+    var model = "unknown", flags = ""
 
-    /// Stores figures under model.<kernels>, keeping every other key of the file.
-    func writeFigures(_ figures: [String: Any], kernels: String) throws {
-        var root: [String: Any] = [:]
-        if let data = FileManager.default.contents(atPath: results) {
-            root = (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    static var current: CPUDescription {
+        var description = CPUDescription()
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return description }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { continue }
+            if parts[0] == "model name" && description.model == "unknown" { description.model = parts[1] }
+            if parts[0] == "flags" && description.flags.isEmpty { description.flags = parts[1] }
         }
-        var model = root["model"] as? [String: Any] ?? [:]
-        model[kernels] = figures
-        root["model"] = model
-        let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
-        try data.write(to: URL(fileURLWithPath: results))
-        print("figures written to \(results) under model.\(kernels)")
+        return description
     }
 }
 
-/// The best of six single-thread n x n x n sgemms, GFLOP/s: the ceiling is what the core can do,
-/// so the best run (not a median dragged down by neighbours' cache traffic) is the conservative divisor.
-func measureSgemmGFlops(size n: Int) -> Double {
-    let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-    var c = [Float](repeating: 0, count: n * n)
-    let rates = (0 ..< 6).map { _ in
-        let start = threadCPUTime()
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(n), blasint(n),
-                    1, a, blasint(n), b, blasint(n), 0, &c, blasint(n))
-        return 2 * pow(Double(n), 3) / (threadCPUTime() - start).seconds / 1e9
+/// Single-thread GFLOP/s at 2048^3 (best of 6 each; the best run, not a median dragged down by
+/// neighbours' cache traffic, is the conservative divisor): OpenBLAS's sgemm with the kernels it
+/// picked, and the model's product kernels; the peak is the better of the two.
+struct Peak {
+    var openBLAS = 0.0, libxsmm = 0.0, openBLASCore = ""
+    var best: Double { max(openBLAS, libxsmm) }
+
+    static func measure(size n: Int = 2048) -> Peak {
+        openblas_set_num_threads(1)
+        let stride = n + 16  // an odd number of cache lines, as the model pads its rows
+        let a = [Float](repeating: 0.5, count: n * stride), b = [Float](repeating: 0.25, count: n * stride)
+        var c = [Float](repeating: 0, count: n * stride)
+        func bestRate(_ body: () -> Void) -> Double {
+            (0 ..< 6).map { _ in
+                let start = threadCPUTime()
+                body()
+                return 2 * pow(Double(n), 3) / (threadCPUTime() - start).seconds / 1e9
+            }.max()!
+        }
+        var peak = Peak()
+        peak.openBLASCore = String(cString: openblas_get_corename())
+        peak.openBLAS = bestRate {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(n), blasint(n),
+                        1, a, blasint(stride), b, blasint(stride), 0, &c, blasint(stride))
+        }
+        let product = MatrixProduct(m: n, n: n, k: n, aStride: stride, bStride: stride, cStride: stride)
+        peak.libxsmm = bestRate {
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { product(a.baseAddress!, b.baseAddress!, into: $0.baseAddress!) }
+                }
+            }
+        }
+        return peak
     }
-    return rates.max()!
 }
 
 extension Duration {

@@ -38,6 +38,7 @@ final class ProgressPrinter {
             say(line)
         case .epoch(let epoch):
             var line = "epoch \(epoch.epoch + 1)/\(trainer.config.epochs!) done in \(duration(epoch.seconds)):" + metrics(epoch.sums)
+            line += "  tokens_per_s \(format(epoch.tokensPerSecond, 0))"
             if let validation = epoch.validation { line += "  | validation:" + metrics(validation) }
             say(line)
         case .checkpoint(let path):

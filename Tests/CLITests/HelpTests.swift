@@ -3,7 +3,7 @@ import XCTest
 
 final class HelpTests: XCTestCase {
     func testEveryCommandPrintsItsHelpAndExitsZero() throws {
-        for command in [[], ["pack"], ["inspect"], ["train"], ["evaluate"], ["predict"]] {
+        for command in [[], ["pack"], ["inspect"], ["train"], ["evaluate"], ["predict"], ["export"]] {
             let result = try LSTMDist.run(command + ["--help"])
             XCTAssertEqual(result.status, 0, "\(command)\n\(result)")
             XCTAssertTrue(result.stdout.contains("USAGE: lstm-dist \(command.first ?? "")"), "\(command)\n\(result)")

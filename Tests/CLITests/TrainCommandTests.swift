@@ -39,6 +39,9 @@ final class TrainCommandTests: XCTestCase {
         let losses = epochs.compactMap { $0["loss"] as? Double }
         XCTAssertEqual(losses.count, 2, "\(epochs)")
         XCTAssertLessThan(losses.last!, losses.first!, "the loss should fall")
+        // Throughput per epoch: 64 slots x 50 timesteps per step, so thousands per second at the least.
+        XCTAssertEqual(epochs.compactMap { $0["tokens_per_s"] as? Double }.filter { $0 > 1000 }.count, 2, "\(epochs)")
+        XCTAssertEqual(trained.stdout.components(separatedBy: "tokens_per_s ").count, 3, trained.stdout)
     }
 
     func testTwoRanksOfTwoSlotsAndFourRanksOfOneTrainWhatOneRankOfFourSlotsTrains() throws {

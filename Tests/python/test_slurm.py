@@ -6,7 +6,7 @@ README's script is submitted through sbatch with `/shared/` replaced by that fol
 `--nodes=1` on sbatch's command line (one node here, 2 tasks on it), and it is checked that:
 the job trains with 2 tasks under srun and ends with a checkpoint; `scancel --signal=USR1`
 makes the running job checkpoint and exit 0; a second sbatch of the same script resumes with
-`--resume latest` and ends with a checkpoint identical to the uninterrupted run's.
+`--resume latest` and ends with a checkpoint byte-identical to the uninterrupted run's.
 
 Needs root (it installs Slurm and MUNGE with scripts/install-deps.sh --slurm, and runs the
 daemons as root); skipped otherwise. Every daemon it starts is stopped by its PID at the end,
@@ -243,7 +243,7 @@ def test_scancel_signal_usr1_makes_the_job_checkpoint_and_exit_0(cluster, uninte
     assert stopped_at < checkpoints(cluster.folder / "straight")[-1], f"the job stopped early: {stopped_at}"
 
 
-def test_a_second_sbatch_resumes_from_latest_and_ends_identical_to_the_uninterrupted_run(cluster, uninterrupted, signalled):
+def test_a_second_sbatch_resumes_from_latest_and_ends_byte_identical_to_the_uninterrupted_run(cluster, uninterrupted, signalled):
     stopped_at = checkpoints(cluster.folder / "ckpt")[-1]
     job, output = cluster.wait_until_done(cluster.submit(cluster.script, *TRAIN))
     assert (job["JobState"], job["ExitCode"]) == ("COMPLETED", "0:0"), output
@@ -254,3 +254,5 @@ def test_a_second_sbatch_resumes_from_latest_and_ends_identical_to_the_uninterru
     assert expected.keys() == actual.keys()
     for name in expected:
         assert actual[name] == expected[name], f"{final}: {name} differs"
+    assert (cluster.folder / "straight" / final).read_bytes() == (cluster.folder / "ckpt" / final).read_bytes(), \
+        f"{final}: every dataset and attribute is equal, yet the files' bytes differ"
