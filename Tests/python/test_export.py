@@ -364,3 +364,20 @@ def test_export_refuses_what_it_cannot_write_and_files_that_are_not_checkpoints(
     assert "must be 1 or more" in run("export", trained.checkpoint, "--format", "keras", "--out", tmp_path / "b.keras", "--batch", "0", expect=1).stderr
     run("export", trained.checkpoint, "--format", "onnx", "--out", tmp_path / "m.onnx", "--force")
     assert [p.name for p in sorted(tmp_path.iterdir()) if p.name.startswith(".")] == []
+
+
+def test_export_refuses_a_checkpoint_whose_weights_fail_their_checksum(trained, tmp_path):
+    damaged = tmp_path / "damaged.h5"
+    shutil.copy(trained.checkpoint, damaged)
+    with h5py.File(damaged) as f:
+        kernel = f["model/dense/kernel"]
+        if not kernel.fletcher32:
+            pytest.skip("this build writes checkpoints without Fletcher32 checksums")
+        offset = kernel.id.get_chunk_info(0).byte_offset
+    data = bytearray(damaged.read_bytes())
+    data[offset] ^= 0x40
+    damaged.write_bytes(bytes(data))
+    result = run("export", damaged, "--format", "keras", "--out", tmp_path / "m.keras", expect=1)
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1 and "checksum" in result.stderr, result.stderr
+    assert str(damaged) in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.h5"]
