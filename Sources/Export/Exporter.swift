@@ -1,7 +1,7 @@
 import Storage
 import Training
 
-/// The model formats `export` writes (SPEC section 4).
+/// The model formats `export` writes (docs/commands.md).
 public enum ExportFormat: String, CaseIterable, Sendable {
     /// Keras 3: a zip of config.json, metadata.json and model.weights.h5.
     case keras

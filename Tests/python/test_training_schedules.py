@@ -113,7 +113,7 @@ def test_logged_rates_follow_the_warmup_and_cosine_formulas(data):
 
 
 def plateau_rates(monitored, base, minimum):
-    """The rate of each epoch by SPEC's plateau rule, from the epochs' monitored losses."""
+    """The rate of each epoch by the plateau rule of docs/commands.md, from the epochs' monitored losses."""
     rates, rate, best = [], base, math.inf
     for loss in monitored:
         rates.append(rate)
