@@ -6,33 +6,22 @@ non-zero exit without a signal, and nothing left behind.
 
 Runs the built binary: LSTM_DIST_BIN, default .build/debug/lstm-dist (from the repository root).
 """
+import functools
 import os
 import random
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 h5py = pytest.importorskip("h5py", reason="h5py is not installed (scripts/install-deps.sh makes .venv with it)")
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-BINARY = Path(os.environ.get("LSTM_DIST_BIN", ROOT / ".build/debug/lstm-dist"))
-if not BINARY.is_absolute():
-    BINARY = ROOT / BINARY
+import lstm_cli  # noqa: E402
+
+run = functools.partial(lstm_cli.run, expect=None, timeout=120)  # callers check the exit code
 N, L, F = 8, 6, 2
 LENGTHS = np.array([6, 3, 0, 5, 1, 6, 4, 2], dtype=np.int64)
-
-
-def run(*arguments, ranks=None, timeout=120):
-    command = [str(BINARY), *map(str, arguments)]
-    if ranks:
-        command = ["mpirun", "-n", str(ranks), *command]
-    environment = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMPI_MCA_rmaps_base_oversubscribe="1")
-    if os.getuid() == 0:
-        environment.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=environment)
 
 
 def valid_steps(length):

@@ -12,7 +12,6 @@ Runs the built binary: LSTM_DIST_BIN, default .build/debug/lstm-dist (from the r
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,18 +25,11 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (s
 safetensors_numpy = pytest.importorskip("safetensors.numpy", reason="safetensors is not installed (scripts/install-deps.sh installs it into .venv)")
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-BINARY = Path(os.environ.get("LSTM_DIST_BIN", ROOT / ".build/debug/lstm-dist"))
+from lstm_cli import ROOT, run  # noqa: E402
 sys.path.insert(0, str(ROOT / "scripts"))
 import lstm_numpy  # noqa: E402
 
 TOLERANCE = 1e-5
-
-
-def run(*arguments, expect=0):
-    result = subprocess.run([str(BINARY), *map(str, arguments)], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == expect, result.stdout + result.stderr
-    return result
 
 
 def regression_lines(rows=48, seed=3):

@@ -6,27 +6,16 @@ statistics, truncation, and a model trained on a series near 1000 whose `predict
 Runs the built binary: LSTM_DIST_BIN, default .build/debug/lstm-dist (from the repository root).
 """
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 h5py = pytest.importorskip("h5py", reason="h5py is not installed (scripts/install-deps.sh makes .venv with it)")
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-BINARY = Path(os.environ.get("LSTM_DIST_BIN", ROOT / ".build/debug/lstm-dist"))
+from lstm_cli import ROOT, run  # noqa: E402
 sys.path.insert(0, str(ROOT / "scripts"))
 import lstm_numpy  # noqa: E402
-
-
-def run(*arguments, ok=True):
-    result = subprocess.run([str(BINARY), *map(str, arguments)], cwd=ROOT, capture_output=True, text=True)
-    if ok:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 def series(steps, seed, offset=1000.0, scale=50.0):
@@ -160,7 +149,7 @@ def test_a_dataset_normalised_otherwise_is_refused(trained):
         run("pack", folder / "shifted.csv", "--target", "level", "--horizon", "1", "--features", "level,constant,other",
             "--length", "50", *extra, "--out", folder / name)
         for command in (["evaluate", checkpoint, folder / name], ["predict", checkpoint, folder / name, "--out", folder / "p.h5", "--force"]):
-            result = run(*command, ok=False)
+            result = run(*command, expect=None)
             assert result.returncode != 0
             lines = result.stderr.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("Error: ") and "normali" in lines[0], result.stderr

@@ -5,8 +5,7 @@ h5py with its default types is read by `lstm-dist inspect`.
 Runs the built binary: LSTM_DIST_BIN, default .build/debug/lstm-dist (from the repository root).
 """
 import json
-import os
-import subprocess
+import functools
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,10 @@ import pytest
 h5py = pytest.importorskip("h5py", reason="h5py is not installed (make a venv: python3 -m venv .venv && .venv/bin/pip install numpy h5py pytest)")
 import numpy as np  # noqa: E402  (h5py depends on numpy)
 
-ROOT = Path(__file__).resolve().parents[2]
-BINARY = Path(os.environ.get("LSTM_DIST_BIN", ROOT / ".build/debug/lstm-dist"))
-if not BINARY.is_absolute():
-    BINARY = ROOT / BINARY
+from lstm_cli import ROOT  # noqa: E402
+import lstm_cli  # noqa: E402
+
+run = functools.partial(lstm_cli.run, expect=None)  # callers check the exit code
 
 SAMPLES = {
     "text": (["data/text.txt"], dict(inputs="tokens", task="multiclass", target_kind="step", stream="contiguous")),
@@ -25,11 +24,6 @@ SAMPLES = {
     "sensors": (["data/sensors.csv", "--target", "demand", "--horizon", "1"],
                 dict(inputs="features", task="regression", target_kind="step", stream="contiguous")),
 }
-
-
-def run(*arguments):
-    assert BINARY.exists(), f"{BINARY} is not built (swift build, or set LSTM_DIST_BIN)"
-    return subprocess.run([str(BINARY), *map(str, arguments)], cwd=ROOT, capture_output=True, text=True)
 
 
 def pack(tmp_path, name):

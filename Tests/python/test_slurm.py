@@ -20,14 +20,12 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 h5py = pytest.importorskip("h5py", reason="h5py is not installed (scripts/install-deps.sh makes .venv with it)")
 
-ROOT = Path(__file__).resolve().parents[2]
-BINARY = Path(os.environ.get("LSTM_DIST_BIN", ROOT / ".build/debug/lstm-dist"))
+from lstm_cli import BINARY, ROOT  # noqa: E402
 if not BINARY.is_absolute():
     BINARY = ROOT / BINARY
 

@@ -8,29 +8,19 @@ Runs the built binary: LSTM_DIST_BIN, default .build/debug/lstm-dist (from the r
 """
 import json
 import math
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 h5py = pytest.importorskip("h5py", reason="h5py is not installed (scripts/install-deps.sh makes .venv with it)")
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-BINARY = Path(os.environ.get("LSTM_DIST_BIN", ROOT / ".build/debug/lstm-dist"))
+from lstm_cli import ROOT, run  # noqa: E402
 sys.path.insert(0, str(ROOT / "scripts"))
 import lstm_numpy  # noqa: E402
 
 ROWS, LENGTH, FEATURES = 32, 6, 3
 SLOTS = 4  # 8 steps per epoch: one window per row, 8 rows per slot
-
-
-def run(*arguments):
-    result = subprocess.run([str(BINARY), *map(str, arguments)], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 def write_dataset(path, sign=1.0):
