@@ -255,7 +255,7 @@ public final class LSTMModel {
     /// logits [T*B, K] = H_top^T W_dense (one row per timestep and slot), then outputs and the loss;
     /// the logits' gradient too when `keepingGradient`.
     private func forwardHead(_ batch: WindowBatch, keepingGradient: Bool) -> WindowResult {
-        let K = config.outputs, columns = slots * window
+        let K = config.outputs
         let logits = activationArena.baseAddress! + logitsRange.lowerBound
         clock.measure(\.matmul) { headForwardProduct(topOutputs, parameters.baseAddress! + denseKernelOffset, into: logits) }
         return headLoss(config.head, outputs: K, logits: logits, bias: parameters.baseAddress! + denseBiasOffset,
