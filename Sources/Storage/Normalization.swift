@@ -36,20 +36,6 @@ public struct Normalization: Sendable, Equatable {
         Float(Double(value) * targetsStd[column] + targetsMean[column])
     }
 
-    /// Feature rows `[..., F]` in original units into z units, in place.
-    public func normalizeInputs(_ values: UnsafeMutableBufferPointer<Float>) {
-        let F = inputsMean.count
-        precondition(F > 0 && values.count % F == 0, "\(values.count) values are not rows of \(F) features")
-        for i in values.indices { values[i] = Float(normalizedInput(Double(values[i]), feature: i % F)) }
-    }
-
-    /// Target rows `[..., K]` in z units into original units, in place.
-    public func denormalizeTargets(_ values: UnsafeMutableBufferPointer<Float>) {
-        let K = targetsMean.count
-        precondition(K > 0 && values.count % K == 0, "\(values.count) values are not rows of \(K) targets")
-        for i in values.indices { values[i] = originalTarget(values[i], column: i % K) }
-    }
-
     /// The group holding the four arrays, in datasets and checkpoints.
     public static let group = "/normalization"
     private static let names = (inputsMean: "inputs_mean", inputsStd: "inputs_std", targetsMean: "targets_mean", targetsStd: "targets_std")

@@ -31,12 +31,9 @@ final class NormalizationTests: XCTestCase {
     }
 
     func testApplyAndInvertAreZScoresBothWays() {
-        var inputs: [Float] = [1050, -1.5, 900, -2]
-        inputs.withUnsafeMutableBufferPointer { statistics.normalizeInputs($0) }
-        XCTAssertEqual(inputs, [1, 2, -2, 0])
-        var targets: [Float] = [1, -0.5]
-        targets.withUnsafeMutableBufferPointer { statistics.denormalizeTargets($0) }
-        XCTAssertEqual(targets, [1050, 975])
+        let inputs: [Double] = [1050, -1.5, 900, -2]  // rows of 2 features
+        XCTAssertEqual(inputs.indices.map { statistics.normalizedInput(inputs[$0], feature: $0 % 2) }, [1, 2, -2, 0])
+        XCTAssertEqual([statistics.originalTarget(1, column: 0), statistics.originalTarget(-0.5, column: 0)], [1050, 975])
         XCTAssertEqual(statistics.normalizedTarget(975, column: 0), -0.5)
     }
 
