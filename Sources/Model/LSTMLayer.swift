@@ -92,15 +92,16 @@ struct LayerActivations {
 }
 
 /// Shapes are logical; rows lie `s.columnStride` or `s.stateStride` floats apart in memory.
-/// inputs = X^T [I, T*B] (row stride as `products` were planned), mask [T*B] -> a.gates, a.hidden and
-/// a.cell blocks 1...T. Needs a.hidden and a.cell block 0 = the incoming state. Masked slots keep their state.
-func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointer<Float>, weights w: LayerTensors,
+/// inputs = X^T [I, T*B] (row stride as `products` were planned), or nil when a.gates already holds
+/// the input projection W^T X^T (TokenProjection); mask [T*B] -> a.gates, a.hidden and a.cell blocks 1...T.
+/// Needs a.hidden and a.cell block 0 = the incoming state. Masked slots keep their state.
+func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointer<Float>?, weights w: LayerTensors,
                  mask: UnsafePointer<Float>, activations a: LayerActivations, clock: PhaseClock) {
     let B = s.slots, H = s.units, G = s.gates
     clock.measure(\.matmul) {
         transpose(w.recurrentKernel, rows: H, columns: G, into: a.recurrentTransposed)
         // Every timestep's input projection at once, Z = W^T X^T; the bias is added in the gate pass.
-        products.inputProjection(w.kernel, inputs, into: a.gates)
+        if let inputs { products.inputProjection(w.kernel, inputs, into: a.gates) }
     }
     for t in 0 ..< s.window {
         clock.measure(\.matmul) { products.recurrent(a.recurrentTransposed, a.hidden + t * B, into: a.gates + t * B) }
@@ -159,11 +160,12 @@ func cellForward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int,
 /// Backward through the window (truncated at its start).
 /// In: a.hiddenGradient blocks 1...T = d(loss)/d(output h_t) from the layer above or the head, block 0 = 0;
 /// cellGradient [H, B] = 0. Out: a.hiddenGradient block 0 = d/d(incoming h), cellGradient = d/d(incoming c),
-/// grads (overwritten), inputGradient = d/dX^T [I, T*B] when the products plan one.
+/// grads (overwritten; grads.kernel only with `inputs`), inputGradient = d/dX^T [I, T*B] when given and the
+/// products plan one, and gateGradientTransposed = dZ^T [T*B, 4H] (row stride s.transposedGateStride), from
+/// which a TokenProjection takes the kernel's gradient when `inputs` is nil.
 /// a.gates is overwritten, step by step, with d/d(pre-activations): each step's activations are dead once
 /// its gradient is known, and writing over them saves a [4H, T*B] buffer and its memory traffic.
-/// gateGradientTransposed [T*B, 4H] (row stride s.transposedGateStride) is scratch.
-func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointer<Float>, weights w: LayerTensors,
+func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointer<Float>?, weights w: LayerTensors,
                   grads: LayerTensors, mask: UnsafePointer<Float>, activations a: LayerActivations,
                   cellGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   gateGradientTransposed: UnsafeMutablePointer<Float>, clock: PhaseClock) {
@@ -179,7 +181,7 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
         // read B row by row); d(X^T) = W dZ.
         transpose(gateGradient, rows: G, columns: s.columns, sourceStride: s.columnStride, into: gateGradientTransposed,
                   targetStride: s.transposedGateStride)
-        products.kernelGradient(inputs, gateGradientTransposed, into: grads.kernel)
+        if let inputs { products.kernelGradient(inputs, gateGradientTransposed, into: grads.kernel) }
         products.recurrentKernelGradient(a.hidden, gateGradientTransposed, into: grads.recurrentKernel)
         if let inputGradient, let product = products.inputGradient { product(w.kernel, gateGradient, into: inputGradient) }
     }

@@ -69,6 +69,10 @@ public final class LSTMModel {
     /// Masks and dropped inputs when the model was made with dropout; `dropping` while a run uses them.
     private let dropoutMasks: DropoutMasks?
     private var dropping = false
+    /// The first layer's input projection as a table lookup, for token input where that pays;
+    /// `projecting` while a run uses it (not while dropping: dropout sits between the two).
+    private let tokenProjection: TokenProjection?
+    private var projecting = false
 
     /// `dropout`: the masks `run(_:backward:dropoutStep:)` applies when given a step (training);
     /// nil or no step: no dropout (evaluation, prediction, validation). `kernels`: the process's
@@ -138,6 +142,13 @@ public final class LSTMModel {
         topGradientProduct = MatrixProduct(m: H, n: columns, k: K, aStride: K, bStride: stride, cStride: stateStride,
                                            path: kernels)
 
+        if case .tokens(let vocabulary, let width) = config.input,
+           TokenProjection.pays(vocabulary: vocabulary, slots: B, window: T) {
+            tokenProjection = TokenProjection(vocabulary: vocabulary, width: width, gates: G, columns: columns, path: kernels)
+        } else {
+            tokenProjection = nil
+        }
+
         layerShapes = shapes
         let parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
         func tensors(_ base: UnsafeMutablePointer<Float>, layer: Int) -> LayerTensors {
@@ -183,8 +194,17 @@ public final class LSTMModel {
         precondition(batch.slots == slots && batch.window == window, "the batch was made for another model shape")
         let mask = UnsafePointer(batch.mask.baseAddress!)
         dropping = dropoutStep != nil && dropoutMasks != nil
+        projecting = tokenProjection != nil && !dropping
         if dropping { dropoutMasks!.draw(step: dropoutStep!) }
-        prepareFirstLayerInputs(batch)
+        if projecting {
+            clock.measure(\.matmul) {
+                tokenProjection!.forward(tokens: batch.tokens.baseAddress!, mask: mask, embeddings: embeddings,
+                                         kernel: layerWeights[0].kernel, gates: layerActivations[0].gates,
+                                         stride: columnStride)
+            }
+        } else {
+            prepareFirstLayerInputs(batch)
+        }
         if dropping { dropoutMasks!.apply(site: 0, firstLayerInputs, sourceStride: columnStride, into: firstLayerInputs, targetStride: columnStride) }
         for layer in 0 ..< config.layers {
             if dropping && layer > 0 { dropInputs(site: layer, from: layerActivations[layer - 1]) }
@@ -201,7 +221,14 @@ public final class LSTMModel {
         }
         backwardHead()
         for layer in stride(from: config.layers - 1, through: 0, by: -1) { backwardLayer(layer, mask: mask) }
-        if let embeddingOffset, case .tokens(let vocabulary, let width) = config.input {
+        if projecting {
+            clock.measure(\.matmul) {
+                tokenProjection!.backward(gateGradientTransposed: gateGradientTransposed,
+                                          stride: layerShapes[0].transposedGateStride, embeddings: embeddings,
+                                          kernel: layerWeights[0].kernel, kernelGradient: layerGradients[0].kernel,
+                                          embeddingGradient: gradients.baseAddress! + embeddingOffset!)
+            }
+        } else if let embeddingOffset, case .tokens(let vocabulary, let width) = config.input {
             embeddingBackward(tokens: batch.tokens.baseAddress!, mask: mask, columns: slots * window,
                               embeddedGradient: embeddedGradient, stride: columnStride, vocabulary: vocabulary,
                               width: width, tableGradient: gradients.baseAddress! + embeddingOffset)
@@ -211,12 +238,15 @@ public final class LSTMModel {
 
     private var columnStride: Int { layerShapes[0].columnStride }
     private var stateStride: Int { layerShapes[0].stateStride }
+    /// The embedding table [V, E] (token input only).
+    private var embeddings: UnsafePointer<Float> { UnsafePointer(parameters.baseAddress! + embeddingOffset!) }
 
     /// X^T [I, T*B] of a layer: the first layer's inputs (rows `columnStride` apart), or the outputs
     /// (blocks 1...T of the hidden state, rows `stateStride` apart) of the layer below; their dropped
-    /// copy (rows `stateStride` apart too) while dropping.
-    private func inputs(of layer: Int) -> UnsafePointer<Float> {
-        if layer == 0 { return UnsafePointer(firstLayerInputs) }
+    /// copy (rows `stateStride` apart too) while dropping. Nil for the first layer while projecting:
+    /// its gates then hold the input projection already.
+    private func inputs(of layer: Int) -> UnsafePointer<Float>? {
+        if layer == 0 { return projecting ? nil : UnsafePointer(firstLayerInputs) }
         if dropping { return UnsafePointer(dropoutMasks!.dropped[layer]!) }
         return UnsafePointer(layerActivations[layer - 1].hidden + slots)
     }
@@ -286,7 +316,7 @@ public final class LSTMModel {
             let belowGradient = layerActivations[layer - 1].hiddenGradient
             zeroFirstBlock(belowGradient, rows: H, columns: B, stride: stateStride)
             inputGradient = belowGradient + B
-        } else if config.input.isTokens {
+        } else if config.input.isTokens && !projecting {
             inputGradient = embeddedGradient
         }
         cellGradientScratch.update(repeating: 0, count: H * B)
@@ -306,7 +336,7 @@ public final class LSTMModel {
         switch config.input {
         case .tokens(let vocabulary, let width):
             embeddingForward(tokens: batch.tokens.baseAddress!, mask: batch.mask.baseAddress!, columns: columns,
-                             table: parameters.baseAddress! + embeddingOffset!, vocabulary: vocabulary, width: width,
+                             table: embeddings, vocabulary: vocabulary, width: width,
                              inputs: firstLayerInputs, stride: stride)
         case .features(let width):
             featuresForward(features: batch.features.baseAddress!, mask: batch.mask.baseAddress!, columns: columns,

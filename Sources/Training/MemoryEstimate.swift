@@ -5,8 +5,9 @@ extension ModelConfig {
     /// About how many bytes one rank holds to run this model over `slots` x `window` on
     /// `header`'s rows (none without one): parameters, gradients, two optimizer moments and a checkpoint's copy of
     /// the three; per layer the transposed recurrent kernel, the gate pre-activations and the
-    /// states of every timestep; the batch and its outputs; two blocks of rows per slot. In
-    /// Double, so that absurd sizes cannot overflow before they are refused.
+    /// states of every timestep; the token table where the first layer uses one; the batch and its
+    /// outputs; two blocks of rows per slot. In Double, so that absurd sizes cannot overflow before
+    /// they are refused.
     func estimatedBytes(slots: Int, window: Int, header: DatasetHeader?) -> Double {
         let H = Double(hidden), G = 4 * H, B = Double(slots), T = Double(window), K = Double(outputs)
         let I = Double(input.width), layers = Double(self.layers)
@@ -15,7 +16,12 @@ extension ModelConfig {
         if case .tokens(let vocabulary, let embedding) = input { parameters += Double(vocabulary) * Double(embedding) }
         let perLayer: Double = G * H + G * B * T + 3 * H * B * (T + 1)
         let batch: Double = B * T * (2 * I + 4 + 2 * K)
-        let floats: Double = 7 * parameters + layers * perLayer + batch
+        var floats: Double = 7 * parameters + layers * perLayer + batch
+        if case .tokens(let vocabulary, let embedding) = input,
+           TokenProjection.pays(vocabulary: vocabulary, slots: slots, window: window) {
+            let V = Double(vocabulary)
+            floats += 2 * G * V + max(V, G) * Double(embedding)  // the table, its gradient, a transposed copy
+        }
         guard let header else { return 4 * floats }
         let rowBytes: Double = Double(header.inputsPerRow + header.targetsPerRow) * 4
         return 4 * floats + B * 2 * max(rowBytes, 1_048_576)

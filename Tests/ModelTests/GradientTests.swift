@@ -10,12 +10,16 @@ final class GradientTests: XCTestCase {
     static let absoluteTolerance: Float = 2e-4
     static let relativeTolerance: Float = 2e-3
 
-    /// Every head with 1 and 2 layers; per-row and per-step targets alternate.
+    /// Every head with 1 and 2 layers; per-row and per-step targets alternate. A window of 24
+    /// columns over 6 tokens runs the first layer's inputs through TokenProjection's table; over 30
+    /// tokens, through the embedding and the input product.
     func testGradientsWithTokenInputs() {
-        for (index, (head, outputs)) in [(Head.binary, 1), (.multiclass, 6), (.regression, 2)].enumerated() {
-            for layers in [1, 2] {
-                checkGradients(input: .tokens(vocabSize: 6, embedding: 3), head: head, outputs: outputs, layers: layers,
-                               targets: (index + layers) % 2 == 0 ? .perRow : .perStep)
+        for vocabulary in [6, 30] {
+            for (index, (head, outputs)) in [(Head.binary, 1), (.multiclass, 6), (.regression, 2)].enumerated() {
+                for layers in [1, 2] {
+                    checkGradients(input: .tokens(vocabSize: vocabulary, embedding: 3), head: head, outputs: outputs,
+                                   layers: layers, targets: (index + layers) % 2 == 0 ? .perRow : .perStep)
+                }
             }
         }
     }
