@@ -32,9 +32,9 @@ struct LayerShape {
 struct LayerProducts {
     /// Z = W^T X^T: gates [4H, T*B] from the kernel [I, 4H] and the inputs X^T [I, T*B].
     let inputProjection: MatrixProduct
-    /// Z_t += U^T h_{t-1}: a gate block [4H, B] from the transposed recurrent kernel [4H, H] and a state block [H, B].
+    /// U^T h_{t-1} [4H, B] (rows B apart) from the transposed recurrent kernel [4H, H] and a state block [H, B].
     let recurrent: MatrixProduct
-    /// d(h_{t-1}) += U dZ_t: a state block [H, B] from the recurrent kernel [H, 4H] and a gate block [4H, B].
+    /// U dZ_t [H, B] (rows B apart) from the recurrent kernel [H, 4H] and a gate block [4H, B].
     let hiddenGradient: MatrixProduct
     /// dW = X^T dZ^T: [I, 4H] from the inputs and the transposed gate gradients [T*B, 4H].
     let kernelGradient: MatrixProduct
@@ -48,10 +48,9 @@ struct LayerProducts {
         let G = s.gates, H = s.units, I = s.inputs, columns = s.columns
         inputProjection = MatrixProduct(m: G, n: columns, k: I, aStride: G, transposedA: true, bStride: inputStride,
                                         cStride: s.columnStride, path: path)
-        recurrent = MatrixProduct(m: G, n: s.slots, k: H, aStride: H, bStride: s.stateStride, cStride: s.columnStride,
-                                  accumulate: true, path: path)
-        hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: G, bStride: s.columnStride,
-                                       cStride: s.stateStride, accumulate: true, path: path)
+        recurrent = MatrixProduct(m: G, n: s.slots, k: H, aStride: H, bStride: s.stateStride, cStride: s.slots, path: path)
+        hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: G, bStride: s.columnStride, cStride: s.slots,
+                                       path: path)
         kernelGradient = MatrixProduct(m: I, n: G, k: columns, aStride: inputStride, bStride: s.transposedGateStride,
                                        cStride: G, path: path)
         recurrentKernelGradient = MatrixProduct(m: H, n: G, k: columns, aStride: s.stateStride,
@@ -82,8 +81,14 @@ struct LayerTensors {
 struct LayerActivations {
     /// [4H, H] the recurrent kernel transposed, refreshed every run (the NN product is the fast one).
     let recurrentTransposed: UnsafeMutablePointer<Float>
-    /// [4H, T*B] gate activations i, f, g, o (pre-activations while a step is computed).
+    /// [4H, T*B] gate activations i, f, g, o (the input projection until its step is computed).
     let gates: UnsafeMutablePointer<Float>
+    /// The recurrent product of the step being computed, rows B apart: U^T h_{t-1} [4H, B] forward,
+    /// U dZ_t [H, B] backward. Not accumulated into the step's block of `gates` or `hiddenGradient`:
+    /// those blocks are column slices of matrices larger than the cache, and the products ran a
+    /// fifth to a quarter slower there than into this small block, which stays cached from step to
+    /// step (the layers run one at a time, so they share it). The gate passes add it.
+    let stepProduct: UnsafeMutablePointer<Float>
     /// [H, (T+1)*B] block 0 = the incoming state, block t+1 = the state after step t.
     let hidden: UnsafeMutablePointer<Float>
     let cell: UnsafeMutablePointer<Float>
@@ -104,20 +109,20 @@ func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointer
         if let inputs { products.inputProjection(w.kernel, inputs, into: a.gates) }
     }
     for t in 0 ..< s.window {
-        clock.measure(\.matmul) { products.recurrent(a.recurrentTransposed, a.hidden + t * B, into: a.gates + t * B) }
+        clock.measure(\.matmul) { products.recurrent(a.recurrentTransposed, a.hidden + t * B, into: a.stepProduct) }
         clock.measure(\.gates) { gatesForward(s, step: t, bias: w.bias, mask: mask, activations: a) }
     }
 }
 
 /// The cell update of timestep t for every unit and slot, 16 slots at a time.
-/// a.gates block t [4H, B] in: pre-activations without bias, out: activations; bias [4H];
-/// a.cell, a.hidden block t -> block t+1.
+/// a.gates block t [4H, B] in: the input projection, out: activations; a.stepProduct: U^T h_{t-1};
+/// bias [4H]; a.cell, a.hidden block t -> block t+1.
 @inline(__always)
 func gatesForward(_ s: LayerShape, step t: Int, bias: UnsafePointer<Float>, mask: UnsafePointer<Float>,
                   activations a: LayerActivations) {
     let B = s.slots, H = s.units, columns = s.columnStride, stateColumns = s.stateStride
     for j in 0 ..< H {
-        let gates = a.gates + j * columns + t * B
+        let gates = a.gates + j * columns + t * B, recurrent = a.stepProduct + j * B
         let cellBefore = a.cell + j * stateColumns + t * B, hiddenBefore = a.hidden + j * stateColumns + t * B
         let biases = SIMD4(bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j])
         // Full vectors with a constant lane count (the inlined loads then have no tail branch: a variable
@@ -125,26 +130,31 @@ func gatesForward(_ s: LayerShape, step t: Int, bias: UnsafePointer<Float>, mask
         // closure left it an out-of-line call in the package build.
         var b = 0
         while b + vectorWidth <= B {
-            cellForward(lanes: vectorWidth, gates: gates + b, quarter: H * columns, biases: biases, mask: mask + t * B + b,
-                        cellBefore: cellBefore + b, hiddenBefore: hiddenBefore + b, stateBlock: B)
+            cellForward(lanes: vectorWidth, gates: gates + b, quarter: H * columns, recurrent: recurrent + b,
+                        recurrentQuarter: H * B, biases: biases, mask: mask + t * B + b, cellBefore: cellBefore + b,
+                        hiddenBefore: hiddenBefore + b, stateBlock: B)
             b += vectorWidth
         }
         if b < B {
-            cellForward(lanes: B - b, gates: gates + b, quarter: H * columns, biases: biases, mask: mask + t * B + b,
-                        cellBefore: cellBefore + b, hiddenBefore: hiddenBefore + b, stateBlock: B)
+            cellForward(lanes: B - b, gates: gates + b, quarter: H * columns, recurrent: recurrent + b,
+                        recurrentQuarter: H * B, biases: biases, mask: mask + t * B + b, cellBefore: cellBefore + b,
+                        hiddenBefore: hiddenBefore + b, stateBlock: B)
         }
     }
 }
 
-/// One unit for up to 16 slots. gates: the input gate's pre-activations, the others `quarter` floats
-/// apart, overwritten by the activations; biases: i, f, g, o; the new c and h go `stateBlock` floats
-/// after cellBefore and hiddenBefore. Masked slots keep c and h.
+/// One unit for up to 16 slots. gates: the input gate's input projection, the others `quarter` floats
+/// apart, overwritten by the activations; recurrent: the same for U^T h_{t-1}, `recurrentQuarter` apart;
+/// biases: i, f, g, o; the new c and h go `stateBlock` floats after cellBefore and hiddenBefore. Masked
+/// slots keep c and h.
 @_transparent
-func cellForward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int, biases: SIMD4<Float>,
-                 mask: UnsafePointer<Float>, cellBefore: UnsafeMutablePointer<Float>,
-                 hiddenBefore: UnsafeMutablePointer<Float>, stateBlock: Int) {
-    let i = sigmoid(loadVector(gates, n) + biases[0]), f = sigmoid(loadVector(gates + quarter, n) + biases[1])
-    let g = tanh(loadVector(gates + 2 * quarter, n) + biases[2]), o = sigmoid(loadVector(gates + 3 * quarter, n) + biases[3])
+func cellForward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int, recurrent: UnsafePointer<Float>,
+                 recurrentQuarter: Int, biases: SIMD4<Float>, mask: UnsafePointer<Float>,
+                 cellBefore: UnsafeMutablePointer<Float>, hiddenBefore: UnsafeMutablePointer<Float>, stateBlock: Int) {
+    func preActivation(_ gate: Int) -> Vector {
+        loadVector(gates + gate * quarter, n) + loadVector(recurrent + gate * recurrentQuarter, n) + biases[gate]
+    }
+    let i = sigmoid(preActivation(0)), f = sigmoid(preActivation(1)), g = tanh(preActivation(2)), o = sigmoid(preActivation(3))
     storeVector(i, gates, n)
     storeVector(f, gates + quarter, n)
     storeVector(g, gates + 2 * quarter, n)
@@ -169,12 +179,15 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
                   grads: LayerTensors, mask: UnsafePointer<Float>, activations a: LayerActivations,
                   cellGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   gateGradientTransposed: UnsafeMutablePointer<Float>, clock: PhaseClock) {
-    let B = s.slots, G = s.gates, gateGradient = a.gates
+    let B = s.slots, H = s.units, G = s.gates, gateGradient = a.gates
+    a.stepProduct.update(repeating: 0, count: H * B)  // nothing flows back into the window's last step
     for t in stride(from: s.window - 1, through: 0, by: -1) {
         clock.measure(\.gates) { gatesBackward(s, step: t, mask: mask, activations: a, cellGradient: cellGradient) }
-        clock.measure(\.matmul) {
-            products.hiddenGradient(w.recurrentKernel, gateGradient + t * B, into: a.hiddenGradient + t * B)
-        }
+        clock.measure(\.matmul) { products.hiddenGradient(w.recurrentKernel, gateGradient + t * B, into: a.stepProduct) }
+    }
+    for j in 0 ..< H {
+        let incoming = a.hiddenGradient + j * s.stateStride, product = a.stepProduct + j * B
+        for b in 0 ..< B { incoming[b] += product[b] }
     }
     clock.measure(\.matmul) {
         // dW = X^T dZ^T, dU = H_{t-1} dZ^T over the whole window, on dZ transposed once (the kernels
@@ -189,7 +202,8 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
 }
 
 /// Timestep t backward for every unit and slot. a.gates block t: activations; a.hiddenGradient block t+1:
-/// d/d(h_t); cellGradient [H, B] in: d/d(c_t), out: d/d(c_{t-1}); a.gates block t out: d/d(pre-activations).
+/// d/d(h_t) from above, a.stepProduct: U dZ_{t+1}, the rest of d/d(h_t); cellGradient [H, B] in: d/d(c_t),
+/// out: d/d(c_{t-1}); a.gates block t out: d/d(pre-activations).
 /// Masked slots pass both state gradients through (h_t = h_{t-1}, c_t = c_{t-1}) and get zero gate gradients.
 @inline(__always)
 func gatesBackward(_ s: LayerShape, step t: Int, mask: UnsafePointer<Float>, activations a: LayerActivations,
@@ -198,36 +212,37 @@ func gatesBackward(_ s: LayerShape, step t: Int, mask: UnsafePointer<Float>, act
     for j in 0 ..< H {
         let offset = j * columns + t * B
         let cellBefore = a.cell + j * stateColumns + t * B
-        let hiddenGradientBefore = a.hiddenGradient + j * stateColumns + t * B
+        let hiddenGradientBefore = a.hiddenGradient + j * stateColumns + t * B, recurrent = a.stepProduct + j * B
         var b = 0  // as in gatesForward
         while b + vectorWidth <= B {
             cellBackward(lanes: vectorWidth, gates: a.gates + offset + b, quarter: H * columns, mask: mask + t * B + b,
                          cellBefore: cellBefore + b, hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
-                         cellGradient: cellGradient + j * B + b)
+                         recurrentGradient: recurrent + b, cellGradient: cellGradient + j * B + b)
             b += vectorWidth
         }
         if b < B {
             cellBackward(lanes: B - b, gates: a.gates + offset + b, quarter: H * columns, mask: mask + t * B + b,
                          cellBefore: cellBefore + b, hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
-                         cellGradient: cellGradient + j * B + b)
+                         recurrentGradient: recurrent + b, cellGradient: cellGradient + j * B + b)
         }
     }
 }
 
 /// One unit for up to 16 slots, backward. gates: activations i, f, g, o `quarter` floats apart, replaced
-/// by the gradients of their pre-activations; c_t and d/d(h_t) lie `stateBlock` floats after cellBefore
-/// and hiddenGradientBefore = d/d(h_{t-1}), to which masked slots pass theirs; cellGradient in: d/d(c_t),
-/// out: d/d(c_{t-1}).
+/// by the gradients of their pre-activations; c_t and d/d(h_t) from above lie `stateBlock` floats after
+/// cellBefore and hiddenGradientBefore = d/d(h_{t-1}), to which masked slots pass theirs; recurrentGradient:
+/// the rest of d/d(h_t); cellGradient in: d/d(c_t), out: d/d(c_{t-1}).
 @_transparent
 func cellBackward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int, mask: UnsafePointer<Float>,
                   cellBefore: UnsafePointer<Float>, hiddenGradientBefore: UnsafeMutablePointer<Float>,
-                  stateBlock: Int, cellGradient: UnsafeMutablePointer<Float>) {
+                  stateBlock: Int, recurrentGradient: UnsafePointer<Float>, cellGradient: UnsafeMutablePointer<Float>) {
     let i = loadVector(gates, n), f = loadVector(gates + quarter, n)
     let g = loadVector(gates + 2 * quarter, n), o = loadVector(gates + 3 * quarter, n)
     let masked = loadVector(mask, n) .== 0, zero = Vector()
     // tanh(c_t) recomputed rather than stored: the same function of the same value, so the same bits,
     // and cheaper than a [H, T*B] buffer written in forward and read back from memory here.
-    let cTanh = tanh(loadVector(cellBefore + stateBlock, n)), dh = loadVector(hiddenGradientBefore + stateBlock, n)
+    let cTanh = tanh(loadVector(cellBefore + stateBlock, n))
+    let dh = loadVector(hiddenGradientBefore + stateBlock, n) + loadVector(recurrentGradient, n)
     let dcAfter = loadVector(cellGradient, n)
     let dc = dcAfter.addingProduct(dh * o, 1 - cTanh * cTanh)
     storeVector((dc * g * i * (1 - i)).replacing(with: zero, where: masked), gates, n)

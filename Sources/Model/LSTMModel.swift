@@ -104,7 +104,7 @@ public final class LSTMModel {
         let perLayer = G * H + G * stride + 3 * stateSize
         // Dropout sites: each layer's inputs, then the head's.
         let dropoutWidths = dropout == nil ? [] : [config.input.width] + Array(repeating: H, count: config.layers)
-        let total = config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + H * B
+        let total = G * B + config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + H * B
             + 2 * columns * K + columns * transposedGateStride + K * stride
             + DropoutMasks.arenaSize(widths: dropoutWidths, stride: stateStride)
         activationArena = .zeroed(total)
@@ -114,9 +114,10 @@ public final class LSTMModel {
             defer { next += count }
             return next
         }
+        let stepProduct = take(G * B)
         layerActivations = shapes.map { _ in
-            LayerActivations(recurrentTransposed: take(G * H), gates: take(G * stride), hidden: take(stateSize),
-                             cell: take(stateSize), hiddenGradient: take(stateSize))
+            LayerActivations(recurrentTransposed: take(G * H), gates: take(G * stride), stepProduct: stepProduct,
+                             hidden: take(stateSize), cell: take(stateSize), hiddenGradient: take(stateSize))
         }
         firstLayerInputs = take(config.input.width * stride)
         embeddedGradient = take(embeddingWidth * stride)
