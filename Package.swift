@@ -25,7 +25,8 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // libxsmm's JIT matrix kernels, chosen from CPUID features (Debian ships it static).
         .systemLibrary(name: "CXSMM", providers: [.apt(["libxsmm-dev"])]),
-        // CPUID checks in a header, compiled into whoever asks (the CLI asks before any AVX2 code).
+        // CPUID checks (the CLI asks before any AVX2 code) and the gate passes' prefetch hint, in a
+        // header compiled into whoever asks.
         .systemLibrary(name: "CCPUFeatures"),
 
         // HDF5 files and the dataset and checkpoint schemas.
