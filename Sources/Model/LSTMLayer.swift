@@ -125,9 +125,14 @@ func gatesForward(_ s: LayerShape, step t: Int, bias: UnsafePointer<Float>, mask
     let B = s.slots, H = s.units, columns = s.columnStride, stateColumns = s.stateStride
     for j in 0 ..< H {
         let gates = a.gates + j * columns + t * B, recurrent = a.stepProduct + j * B
-        // The next step's input projection, which lies in memory by then (see prefetchRow).
-        if t + 1 < s.window { for gate in 0 ..< 4 { prefetchRow(gates + gate * H * columns + B, count: B) } }
         let cellBefore = a.cell + j * stateColumns + t * B, hiddenBefore = a.hidden + j * stateColumns + t * B
+        // What the next step reads and writes that is not cached yet: its input projection and the state
+        // it writes (see prefetchRow).
+        if t + 1 < s.window {
+            for gate in 0 ..< 4 { prefetchRow(gates + gate * H * columns + B, count: B) }
+            prefetchRow(cellBefore + 2 * B, count: B)
+            prefetchRow(hiddenBefore + 2 * B, count: B)
+        }
         let biases = SIMD4(bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j])
         // Full vectors with a constant lane count (the inlined loads then have no tail branch: a variable
         // count made this pass 6x slower), then the tail. Spelled out: a helper taking the body as a
