@@ -34,7 +34,10 @@ struct LayerShape {
 struct LayerProducts {
     /// Z = W^T X^T: gates [4H, T*B] from the kernel [I, 4H] and the inputs X^T [I, T*B].
     let inputProjection: MatrixProduct
-    /// U^T h_{t-1} [4H, B] (rows B apart) from the transposed recurrent kernel [4H, H] and a state block [H, B].
+    /// U^T h_{t-1} [4H, B] (rows B apart) from the recurrent kernel and a state block [H, B]. Over a window of
+    /// several steps the kernel is transposed once per run, [4H, H], for the faster NN kernels; a one-step
+    /// window (generate and forecast run those) reads it as it is, [H, 4H]: there the copy cost more than
+    /// the step's product.
     let recurrent: MatrixProduct
     /// U dZ_t [H, B] (rows B apart) from the recurrent kernel [H, 4H] and a gate block [4H, B].
     let hiddenGradient: MatrixProduct
@@ -50,7 +53,8 @@ struct LayerProducts {
         let G = s.gates, H = s.units, I = s.inputs, columns = s.columns
         inputProjection = MatrixProduct(m: G, n: columns, k: I, aStride: G, transposedA: true, bStride: inputStride,
                                         cStride: s.columnStride, path: path)
-        recurrent = MatrixProduct(m: G, n: s.slots, k: H, aStride: H, bStride: s.stateStride, cStride: s.slots, path: path)
+        recurrent = MatrixProduct(m: G, n: s.slots, k: H, aStride: s.window > 1 ? H : G, transposedA: s.window == 1,
+                                  bStride: s.stateStride, cStride: s.slots, path: path)
         hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: G, bStride: s.columnStride, cStride: s.slots,
                                        path: path)
         kernelGradient = MatrixProduct(m: I, n: G, k: columns, aStride: inputStride, bStride: s.transposedGateStride,
@@ -81,7 +85,7 @@ struct LayerTensors {
 
 /// What one layer keeps from forward for backward, and its backward buffers.
 struct LayerActivations {
-    /// [4H, H] the recurrent kernel transposed, refreshed every run (the NN product is the fast one).
+    /// [4H, H] the recurrent kernel transposed, refreshed every run of more than one step (LayerProducts.recurrent).
     let recurrentTransposed: UnsafeMutablePointer<Float>
     /// [4H, T*B] gate activations i, f, g, o (the input projection until its step is computed).
     let gates: UnsafeMutablePointer<Float>
@@ -105,13 +109,15 @@ struct LayerActivations {
 func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointer<Float>?, weights w: LayerTensors,
                  mask: UnsafePointer<Float>, activations a: LayerActivations, clock: PhaseClock) {
     let B = s.slots, H = s.units, G = s.gates
+    let readsKernelAsIs = products.recurrent.transposedA
     clock.measure(\.matmul) {
-        transpose(w.recurrentKernel, rows: H, columns: G, into: a.recurrentTransposed)
+        if !readsKernelAsIs { transpose(w.recurrentKernel, rows: H, columns: G, into: a.recurrentTransposed) }
         // Every timestep's input projection at once, Z = W^T X^T; the bias is added in the gate pass.
         if let inputs { products.inputProjection(w.kernel, inputs, into: a.gates) }
     }
+    let recurrentKernel = UnsafePointer(readsKernelAsIs ? w.recurrentKernel : a.recurrentTransposed)
     for t in 0 ..< s.window {
-        clock.measure(\.matmul) { products.recurrent(a.recurrentTransposed, a.hidden + t * B, into: a.stepProduct) }
+        clock.measure(\.matmul) { products.recurrent(recurrentKernel, a.hidden + t * B, into: a.stepProduct) }
         clock.measure(\.gates) { gatesForward(s, step: t, bias: w.bias, mask: mask, activations: a) }
     }
 }
