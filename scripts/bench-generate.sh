@@ -9,16 +9,10 @@ cd "$(dirname "$0")/.."
 bin=.build/release/lstm-dist
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export OPENBLAS_NUM_THREADS=1
 "$bin" pack data/text.txt --out "$work/text.h5" >/dev/null
 "$bin" train "$work/text.h5" --hidden 256 --embedding 64 --slots 4 --max-steps 1 --checkpoint-dir "$work/ckpt" >/dev/null
-# OpenBLAS reads its kernel choice when it loads: both choices, each in its own process.
-for kernels in auto Haswell; do
-    printf '%-8s ' "$kernels:"
-    if [ "$kernels" = Haswell ]; then coretype=(OPENBLAS_CORETYPE=Haswell); else coretype=(-u OPENBLAS_CORETYPE); fi
-    TIMEFORMAT=%U
-    { time env "${coretype[@]}" "$bin" generate "$work/ckpt/ckpt-00000001.h5" --prime "Day 1. " --length 20000 \
-        --seed 1 --out "$work/sample.txt" --force > "$work/line"; } 2> "$work/cpu"
-    cpu=$(tail -1 "$work/cpu")
-    echo "$(cat "$work/line"); $cpu s of CPU: $(python3 -c "print(round(20007 / $cpu))") characters per CPU second"
-done
+TIMEFORMAT=%U
+{ time "$bin" generate "$work/ckpt/ckpt-00000001.h5" --prime "Day 1. " --length 20000 \
+    --seed 1 --out "$work/sample.txt" --force > "$work/line"; } 2> "$work/cpu"
+cpu=$(tail -1 "$work/cpu")
+echo "$(cat "$work/line"); $cpu s of CPU: $(python3 -c "print(round(20007 / $cpu))") characters per CPU second"
