@@ -18,21 +18,7 @@ checked=$PWD/.build/release/lstm-dist
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-"$python" - "$work/input.csv" "$size_mb" <<'PY'
-import random, sys
-path, size = sys.argv[1], int(sys.argv[2]) << 20
-rng = random.Random(0)
-with open(path, "w") as out:
-    out.write("id," + ",".join(f"f{i}" for i in range(8)) + ",label\n")
-    total, sequence = 0, 0
-    while total < size:
-        label = rng.randint(0, 1)
-        for _ in range(rng.randint(50, 150)):
-            line = f"{sequence}," + ",".join(f"{rng.gauss(0, 1):.5f}" for _ in range(8)) + f",{label}\n"
-            out.write(line)
-            total += len(line)
-        sequence += 1
-PY
+"$python" scripts/numeric_csv.py "$work/input.csv" "$size_mb"
 input_mb=$(( $(stat -c %s "$work/input.csv") / 1000000 ))
 
 for round in 1 2 3; do

@@ -16,26 +16,7 @@ binary="$(swift build -c release --show-bin-path)/lstm-dist"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# A 32 MB block of random sequences, repeated: ids restart in each copy, but a group is only
-# consecutive lines, so every copy adds new sequences.
-"$python" - "$work/input.csv" "$size_mb" <<'PY'
-import random, sys
-path, size = sys.argv[1], int(sys.argv[2]) << 20
-rng = random.Random(0)
-lines, total, sequence = [], 0, 0
-while total < min(size, 32 << 20):
-    label = rng.randint(0, 1)
-    for _ in range(rng.randint(50, 150)):
-        line = f"{sequence}," + ",".join(f"{rng.gauss(0, 1):.5f}" for _ in range(8)) + f",{label}\n"
-        lines.append(line)
-        total += len(line)
-    sequence += 1
-block = "".join(lines)
-with open(path, "w") as out:
-    out.write("id," + ",".join(f"f{i}" for i in range(8)) + ",label\n")
-    for _ in range(max(1, size // len(block))):
-        out.write(block)
-PY
+"$python" scripts/numeric_csv.py "$work/input.csv" "$size_mb"
 input_mb=$(( $(stat -c %s "$work/input.csv") / 1000000 ))
 echo "input: $input_mb MB ($(wc -l < "$work/input.csv") lines)"
 
