@@ -101,10 +101,11 @@ public final class LSTMModel {
         }
         let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride, stateSize = H * stateStride
         let transposedGateStride = shapes[0].transposedGateStride
-        let perLayer = G * H + G * stride + 3 * stateSize
+        let perLayer = G * stride + 3 * stateSize
+        let widestInputs = max(config.input.width, H)
         // Dropout sites: each layer's inputs, then the head's.
         let dropoutWidths = dropout == nil ? [] : [config.input.width] + Array(repeating: H, count: config.layers)
-        let total = G * B + config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + H * B
+        let total = G * B + G * (widestInputs + H) + config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + H * B
             + 2 * columns * K + columns * transposedGateStride + K * stride
             + DropoutMasks.arenaSize(widths: dropoutWidths, stride: stateStride)
         activationArena = .zeroed(total)
@@ -114,9 +115,10 @@ public final class LSTMModel {
             defer { next += count }
             return next
         }
-        let stepProduct = take(G * B)
+        // The layers run one at a time: they share the step's block and the transposed kernels.
+        let stepProduct = take(G * B), kernelsTransposed = take(G * (widestInputs + H))
         layerActivations = shapes.map { _ in
-            LayerActivations(recurrentTransposed: take(G * H), gates: take(G * stride), stepProduct: stepProduct,
+            LayerActivations(kernelsTransposed: kernelsTransposed, gates: take(G * stride), stepProduct: stepProduct,
                              hidden: take(stateSize), cell: take(stateSize), hiddenGradient: take(stateSize))
         }
         firstLayerInputs = take(config.input.width * stride)
@@ -145,7 +147,8 @@ public final class LSTMModel {
 
         if case .tokens(let vocabulary, let width) = config.input,
            TokenProjection.pays(vocabulary: vocabulary, slots: B, window: T) {
-            tokenProjection = TokenProjection(vocabulary: vocabulary, width: width, gates: G, columns: columns, path: kernels)
+            tokenProjection = TokenProjection(vocabulary: vocabulary, width: width, gates: G, slots: B, window: T,
+                                              path: kernels)
         } else {
             tokenProjection = nil
         }
@@ -200,8 +203,7 @@ public final class LSTMModel {
         if projecting {
             clock.measure(\.matmul) {
                 tokenProjection!.forward(tokens: batch.tokens.baseAddress!, mask: mask, embeddings: embeddings,
-                                         kernel: layerWeights[0].kernel, gates: layerActivations[0].gates,
-                                         stride: columnStride)
+                                         kernel: layerWeights[0].kernel)
             }
         } else {
             prepareFirstLayerInputs(batch)
@@ -245,7 +247,7 @@ public final class LSTMModel {
     /// X^T [I, T*B] of a layer: the first layer's inputs (rows `columnStride` apart), or the outputs
     /// (blocks 1...T of the hidden state, rows `stateStride` apart) of the layer below; their dropped
     /// copy (rows `stateStride` apart too) while dropping. Nil for the first layer while projecting:
-    /// its gates then hold the input projection already.
+    /// its input projection is then a lookup in `tokenProjection`.
     private func inputs(of layer: Int) -> UnsafePointer<Float>? {
         if layer == 0 { return projecting ? nil : UnsafePointer(firstLayerInputs) }
         if dropping { return UnsafePointer(dropoutMasks!.dropped[layer]!) }
@@ -277,7 +279,8 @@ public final class LSTMModel {
         let cellState = cell.baseAddress! + layer * B * H
         transpose(state, rows: B, columns: H, into: a.hidden, targetStride: stateStride)
         transpose(cellState, rows: B, columns: H, into: a.cell, targetStride: stateStride)
-        lstmForward(layerShapes[layer], products: layerProducts[layer], inputs: inputs(of: layer),
+        let layerInputs = inputs(of: layer).map(LayerInputs.columns) ?? .table(tokenProjection!)
+        lstmForward(layerShapes[layer], products: layerProducts[layer], inputs: layerInputs,
                     weights: layerWeights[layer], mask: mask, activations: a, clock: clock)
         transpose(a.hidden + window * B, rows: H, columns: B, sourceStride: stateStride, into: state)
         transpose(a.cell + window * B, rows: H, columns: B, sourceStride: stateStride, into: cellState)

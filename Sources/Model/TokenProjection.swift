@@ -1,6 +1,6 @@
 // The first layer's input projection for token input, through a table: a token's embedding times
 // the layer's kernel depends on the token alone, so P = Emb W [V, 4H] is computed once per window
-// and each column of the gates is a lookup, P^T[:, token]. The window's product Z = W^T X^T costs
+// and each column of a step's pre-activations is a lookup, P^T[:, token]. The window's product Z = W^T X^T costs
 // 2 E 4H per column; the table costs 2 E 4H per vocabulary entry. Backward, the gate gradients
 // summed by token, dP [V, 4H], give dW = Emb^T dP and dEmb = dP W^T with V rows where the plain
 // path has T*B: for charlm (V 96, E 64, H 256, 2048 columns) about a fifth of a step's products.
@@ -11,7 +11,7 @@
 
 /// The table, its gradient and their products for one model shape; owns its buffers.
 public final class TokenProjection {
-    let vocabulary: Int, width: Int, gates: Int, columns: Int
+    let vocabulary: Int, width: Int, gates: Int, slots: Int, columns: Int
     /// Whether a window of slots x window columns is cheaper through a table of `vocabulary` rows:
     /// the table's products then do less work than the window's, and a lookup costs about what
     /// one input's multiply-add does.
@@ -35,11 +35,12 @@ public final class TokenProjection {
     /// [T*B] each column's row of the table: its token, or V where the column is masked.
     private let lookup: UnsafeMutableBufferPointer<Int32>
 
-    init(vocabulary: Int, width: Int, gates: Int, columns: Int, path: KernelPath) {
+    init(vocabulary: Int, width: Int, gates: Int, slots: Int, window: Int, path: KernelPath) {
         self.vocabulary = vocabulary
         self.width = width
         self.gates = gates
-        self.columns = columns
+        self.slots = slots
+        columns = slots * window
         let V = vocabulary, E = width, G = gates
         tableProduct = MatrixProduct(m: G, n: V, k: E, aStride: G, transposedA: true, bStride: V, cStride: V + 1, path: path)
         kernelGradientProduct = MatrixProduct(m: E, n: G, k: V, aStride: E, transposedA: true, bStride: G, cStride: G,
@@ -58,10 +59,10 @@ public final class TokenProjection {
         lookup.deallocate()
     }
 
-    /// gates [4H, T*B] (rows `stride` apart) = the input projection of each column's token; zero
-    /// where masked. Tokens must lie in 0 ..< V (the dataset reader checks them).
+    /// Builds the window's table and each column's row of it: the input projection of the column's
+    /// token, zero where masked. Tokens must lie in 0 ..< V (the dataset reader checks them).
     func forward(tokens: UnsafePointer<Int32>, mask: UnsafePointer<Float>, embeddings: UnsafePointer<Float>,
-                 kernel: UnsafePointer<Float>, gates gateRows: UnsafeMutablePointer<Float>, stride: Int) {
+                 kernel: UnsafePointer<Float>) {
         let V = vocabulary, table = tableTransposed.baseAddress!
         transpose(embeddings, rows: V, columns: width, into: transposedScratch.baseAddress!)
         tableProduct(kernel, transposedScratch.baseAddress!, into: table)
@@ -69,9 +70,15 @@ public final class TokenProjection {
             precondition((0 ..< V).contains(Int(tokens[r])), "token \(tokens[r]) at row \(r) is outside 0..<\(V)")
             lookup[r] = mask[r] != 0 ? tokens[r] : Int32(V)
         }
+    }
+
+    /// preactivations [4H, B] (rows B apart) = the input projections of timestep t's columns, from the
+    /// table `forward` built.
+    func project(step t: Int, into preactivations: UnsafeMutablePointer<Float>) {
+        let V = vocabulary, B = slots, table = UnsafePointer(tableTransposed.baseAddress!), rows = lookup.baseAddress! + t * B
         for g in 0 ..< gates {
-            let tableRow = table + g * (V + 1), gateRow = gateRows + g * stride
-            for r in 0 ..< columns { gateRow[r] = tableRow[Int(lookup[r])] }
+            let tableRow = table + g * (V + 1), row = preactivations + g * B
+            for b in 0 ..< B { row[b] = tableRow[Int(rows[b])] }
         }
     }
 

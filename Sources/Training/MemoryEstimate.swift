@@ -4,8 +4,8 @@ import Storage
 extension ModelConfig {
     /// About how many bytes one rank holds to run this model over `slots` x `window` on
     /// `header`'s rows (none without one): parameters, gradients, two optimizer moments and a checkpoint's copy of
-    /// the three; per layer the transposed recurrent kernel, the gate pre-activations and the
-    /// states of every timestep; the token table where the first layer uses one; the batch and its
+    /// the three; the kernels transposed (one layer's at a time); per layer the gate activations and
+    /// the states of every timestep; the token table where the first layer uses one; the batch and its
     /// outputs; two blocks of rows per slot. In Double, so that absurd sizes cannot overflow before
     /// they are refused.
     func estimatedBytes(slots: Int, window: Int, header: DatasetHeader?) -> Double {
@@ -14,9 +14,9 @@ extension ModelConfig {
         // Input kernels (the first layer's from I inputs), recurrent kernels and biases, the head.
         var parameters: Double = I * G + (layers - 1) * H * G + layers * (H * G + G) + H * K + K
         if case .tokens(let vocabulary, let embedding) = input { parameters += Double(vocabulary) * Double(embedding) }
-        let perLayer: Double = G * H + G * B * T + 3 * H * B * (T + 1)
+        let perLayer: Double = G * B * T + 3 * H * B * (T + 1)
         let batch: Double = B * T * (2 * I + 4 + 2 * K)
-        var floats: Double = 7 * parameters + layers * perLayer + batch
+        var floats: Double = 7 * parameters + G * (max(I, H) + H) + layers * perLayer + batch
         if case .tokens(let vocabulary, let embedding) = input,
            TokenProjection.pays(vocabulary: vocabulary, slots: slots, window: window) {
             let V = Double(vocabulary)
