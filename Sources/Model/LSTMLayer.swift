@@ -121,7 +121,9 @@ func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: LayerInputs, 
     var inputKernel = UnsafePointer(w.kernel), recurrentKernel = UnsafePointer(w.recurrentKernel)
     if !products.recurrent.transposedA {
         clock.measure(\.matmul) {
-            if case .columns = inputs { transpose(w.kernel, rows: I, columns: G, into: a.kernelsTransposed, targetStride: I + H) }
+            if case .columns = inputs {
+                transpose(w.kernel, rows: I, columns: G, into: a.kernelsTransposed, targetStride: I + H)
+            }
             transpose(w.recurrentKernel, rows: H, columns: G, into: a.kernelsTransposed + I, targetStride: I + H)
         }
         inputKernel = UnsafePointer(a.kernelsTransposed)
@@ -221,8 +223,9 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
         clock.measure(\.matmul) {
             products.hiddenGradient(w.recurrentKernel, step, into: a.stepProduct)
             // dZ^T's rows of this step, while the step's block is cached (the weight gradients read dZ^T).
+            let stride = s.transposedGateStride
             transpose(step, rows: G, columns: B, sourceStride: s.columnStride,
-                      into: gateGradientTransposed + t * B * s.transposedGateStride, targetStride: s.transposedGateStride)
+                      into: gateGradientTransposed + t * B * stride, targetStride: stride)
         }
     }
     for j in 0 ..< H {

@@ -105,7 +105,8 @@ public final class LSTMModel {
         let widestInputs = max(config.input.width, H)
         // Dropout sites: each layer's inputs, then the head's.
         let dropoutWidths = dropout == nil ? [] : [config.input.width] + Array(repeating: H, count: config.layers)
-        let total = G * B + G * (widestInputs + H) + config.layers * perLayer + config.input.width * stride + embeddingWidth * stride + H * B
+        let total = G * B + G * (widestInputs + H) + config.layers * perLayer + config.input.width * stride
+            + embeddingWidth * stride + H * B
             + 2 * columns * K + columns * transposedGateStride + K * stride
             + DropoutMasks.arenaSize(widths: dropoutWidths, stride: stateStride)
         activationArena = .zeroed(total)

@@ -1,7 +1,7 @@
 // The first layer's input projection for token input, through a table: a token's embedding times
 // the layer's kernel depends on the token alone, so P = Emb W [V, 4H] is computed once per window
-// and each column of a step's pre-activations is a lookup, P^T[:, token]. The window's product Z = W^T X^T costs
-// 2 E 4H per column; the table costs 2 E 4H per vocabulary entry. Backward, the gate gradients
+// and each column of a step's pre-activations is a lookup, P^T[:, token]. The product W^T X^T
+// costs 2 E 4H per column; the table costs 2 E 4H per vocabulary entry. Backward, the gate gradients
 // summed by token, dP [V, 4H], give dW = Emb^T dP and dEmb = dP W^T with V rows where the plain
 // path has T*B: for charlm (V 96, E 64, H 256, 2048 columns) about a fifth of a step's products.
 // The result is the same sums as the plain path's, grouped differently, so it agrees to rounding.
@@ -75,7 +75,8 @@ public final class TokenProjection {
     /// preactivations [4H, B] (rows B apart) = the input projections of timestep t's columns, from the
     /// table `forward` built.
     func project(step t: Int, into preactivations: UnsafeMutablePointer<Float>) {
-        let V = vocabulary, B = slots, table = UnsafePointer(tableTransposed.baseAddress!), rows = lookup.baseAddress! + t * B
+        let V = vocabulary, B = slots, table = UnsafePointer(tableTransposed.baseAddress!)
+        let rows = lookup.baseAddress! + t * B
         for g in 0 ..< gates {
             let tableRow = table + g * (V + 1), row = preactivations + g * B
             for b in 0 ..< B { row[b] = tableRow[Int(rows[b])] }
