@@ -25,9 +25,10 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // libxsmm's JIT matrix kernels, chosen from CPUID features (Debian ships it static).
         .systemLibrary(name: "CXSMM", providers: [.apt(["libxsmm-dev"])]),
-        // CPUID checks (the CLI asks before any AVX2 code) and the gate passes' prefetch hint, in a
-        // header compiled into whoever asks.
+        // CPUID checks, in a header compiled into whoever asks (the CLI, before any AVX2 code).
         .systemLibrary(name: "CCPUFeatures"),
+        // The gate passes and softmax, built for AVX2 and for AVX-512 (Swift cannot build one function twice).
+        .target(name: "CElementwise"),
 
         // HDF5 files and the dataset and checkpoint schemas.
         .target(name: "Storage", dependencies: ["CHDF5"]),
@@ -36,7 +37,7 @@ let package = Package(
         // Which rank and slot reads which rows at which step: pure, no I/O.
         .target(name: "Layout"),
         // LSTM math, heads, optimizers; its matrix products on libxsmm kernels (Kernels.swift).
-        .target(name: "Model", dependencies: ["CXSMM", "CCPUFeatures"], swiftSettings: fastMath),
+        .target(name: "Model", dependencies: ["CXSMM", "CCPUFeatures", "CElementwise"], swiftSettings: fastMath),
         // A communicator protocol, with MPI and single-process implementations.
         .target(name: "Comm", dependencies: ["CMPI"]),
         // The training, evaluation and prediction loops that join the modules above.
@@ -74,7 +75,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "Pack", "TestSupport"]),
         .testTarget(name: "LayoutTests", dependencies: ["Layout"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "CElementwise"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Storage", "Comm", "Model", "Layout", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Training", "Pack", "Comm", "Storage", "Model", "TestSupport"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "Storage"]),

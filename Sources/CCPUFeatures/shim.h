@@ -1,7 +1,7 @@
 #include <cpuid.h>
 
-// CPUID checks and a cache hint, inlined into their caller so they compile for the caller's target:
-// the command line is built for baseline x86-64 and asks these before it runs any AVX2 code.
+// CPUID checks, inlined into their caller so they compile for the caller's target: the command line
+// is built for baseline x86-64 and asks these before it runs any AVX2 code.
 
 /// The OS saves the register state named by `mask` (XCR0 bits) across context switches.
 static inline int lstm_os_saves(unsigned mask) {
@@ -28,7 +28,3 @@ static inline int lstm_cpu_has_avx512(void) {
     const unsigned f = 1u << 16, dq = 1u << 17, cd = 1u << 28, bw = 1u << 30, vl = 1u << 31;
     return (ebx & (f | dq | cd | bw | vl)) == (f | dq | cd | bw | vl);
 }
-
-/// Asks for the cache line holding `address` ahead of its use (the gate passes' prefetchRow). A
-/// hint only: it never faults.
-static inline void lstm_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }

@@ -1,4 +1,5 @@
 import CCPUFeatures
+import CElementwise
 import CXSMM
 import Foundation
 
@@ -7,15 +8,18 @@ import Foundation
 // generated for the instruction sets CPUID reports (never a table of CPU models, which is how a
 // BLAS ends up running SSE3 kernels on a CPU newer than itself), or plain Swift loops.
 
-/// Which code runs the model's matrix products. One choice per process: libxsmm generates each
-/// kernel for one instruction set and caches it by shape, so the set is fixed before the first
-/// kernel is made.
+/// Which code runs the model's matrix products and gate passes. One choice per process: libxsmm
+/// generates each kernel for one instruction set and caches it by shape, so the set is fixed before
+/// the first kernel is made.
 public enum KernelPath: String, CaseIterable, Sendable {
-    /// libxsmm kernels using AVX-512 (libxsmm picks the variant, e.g. Cooper Lake's, from CPUID).
+    /// libxsmm kernels using AVX-512 (libxsmm picks the variant, e.g. Cooper Lake's, from CPUID), and
+    /// the AVX-512 build of the gate passes.
     case avx512
-    /// libxsmm kernels using AVX2 and FMA (`libxsmm_set_target_arch("hsw")`): the floor.
+    /// libxsmm kernels using AVX2 and FMA (`libxsmm_set_target_arch("hsw")`), and the gate passes'
+    /// AVX2 build: the floor.
     case avx2
-    /// Plain Swift loops: slow, independent of libxsmm; the yardstick in tests.
+    /// Plain Swift loops for the products: slow, independent of libxsmm; the yardstick in tests. The
+    /// gate passes run their AVX2 build.
     case reference
 
     /// The environment variable that forces a path.
@@ -48,6 +52,10 @@ public enum KernelPath: String, CaseIterable, Sendable {
         }
         return path
     }()
+
+    /// The instruction set of the gate passes and softmax (CElementwise): AVX-512 on that path, AVX2 + FMA on
+    /// the others.
+    static let elementwiseISA = active == .avx512 ? LSTM_ISA_AVX512 : LSTM_ISA_AVX2
 
     /// libxsmm's name for the instruction set it generates code for ("hsw", "skx", "cpx", ...).
     public static var libxsmmTarget: String {

@@ -1,4 +1,4 @@
-import CCPUFeatures
+import CElementwise
 
 // One LSTM layer over a window, forward and backward, llm.c style: plain functions, shapes above
 // each. Gate order i, f, c (written g here), o, as Keras.
@@ -28,6 +28,10 @@ struct LayerShape {
     var stateStride: Int { paddedStride(stateColumns) }
     /// Row stride of the transposed gate gradients [T*B, 4H].
     var transposedGateStride: Int { paddedStride(gates) }
+    /// A timestep as the gate passes see it.
+    var step: lstm_step_shape {
+        lstm_step_shape(slots: slots, units: units, gate_stride: columnStride, state_stride: stateStride)
+    }
 }
 
 /// A layer's matrix products, planned for its shapes and strides when the model is built.
@@ -137,67 +141,11 @@ func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: LayerInputs, 
             }
             products.recurrent(recurrentKernel, a.hidden + t * B, into: a.stepProduct)
         }
-        clock.measure(\.gates) { gatesForward(s, step: t, bias: w.bias, mask: mask, activations: a) }
-    }
-}
-
-/// The cell update of timestep t for every unit and slot, 16 slots at a time.
-/// a.stepProduct: the step's pre-activations less the bias [4H]; a.gates block t [4H, B] out: activations;
-/// a.cell, a.hidden block t -> block t+1.
-@inline(__always)
-func gatesForward(_ s: LayerShape, step t: Int, bias: UnsafePointer<Float>, mask: UnsafePointer<Float>,
-                  activations a: LayerActivations) {
-    let B = s.slots, H = s.units, columns = s.columnStride, stateColumns = s.stateStride
-    for j in 0 ..< H {
-        let gates = a.gates + j * columns + t * B, preactivations = a.stepProduct + j * B
-        let cellBefore = a.cell + j * stateColumns + t * B, hiddenBefore = a.hidden + j * stateColumns + t * B
-        // The rows a few units on write to, not cached yet (see prefetchRow).
-        if j + prefetchUnits < H {
-            let d = prefetchUnits
-            for gate in 0 ..< 4 { prefetchRow(gates + gate * H * columns + d * columns, count: B) }
-            prefetchRow(cellBefore + d * stateColumns + B, count: B)
-            prefetchRow(hiddenBefore + d * stateColumns + B, count: B)
-        }
-        let biases = SIMD4(bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j])
-        // Full vectors with a constant lane count (the inlined loads then have no tail branch: a variable
-        // count made this pass 6x slower), then the tail. Spelled out: a helper taking the body as a
-        // closure left it an out-of-line call in the package build.
-        var b = 0
-        while b + vectorWidth <= B {
-            cellForward(lanes: vectorWidth, preactivations: preactivations + b, quarter: H * B, biases: biases,
-                        gates: gates + b, gateQuarter: H * columns, mask: mask + t * B + b, cellBefore: cellBefore + b,
-                        hiddenBefore: hiddenBefore + b, stateBlock: B)
-            b += vectorWidth
-        }
-        if b < B {
-            cellForward(lanes: B - b, preactivations: preactivations + b, quarter: H * B, biases: biases,
-                        gates: gates + b, gateQuarter: H * columns, mask: mask + t * B + b, cellBefore: cellBefore + b,
-                        hiddenBefore: hiddenBefore + b, stateBlock: B)
+        clock.measure(\.gates) {
+            lstm_gates_forward(KernelPath.elementwiseISA, s.step, a.stepProduct, w.bias, mask + t * B, a.gates + t * B,
+                               a.cell + t * B, a.hidden + t * B)
         }
     }
-}
-
-/// One unit for up to 16 slots. preactivations: the input gate's, the others `quarter` floats apart, less
-/// the biases i, f, g, o; gates: where the input gate's activations go, the others `gateQuarter` apart;
-/// the new c and h go `stateBlock` floats after cellBefore and hiddenBefore. Masked slots keep c and h.
-@_transparent
-func cellForward(lanes n: Int, preactivations: UnsafePointer<Float>, quarter: Int, biases: SIMD4<Float>,
-                 gates: UnsafeMutablePointer<Float>, gateQuarter: Int, mask: UnsafePointer<Float>,
-                 cellBefore: UnsafeMutablePointer<Float>, hiddenBefore: UnsafeMutablePointer<Float>, stateBlock: Int) {
-    let i = sigmoid(loadVector(preactivations, n) + biases[0])
-    let f = sigmoid(loadVector(preactivations + quarter, n) + biases[1])
-    let g = tanh(loadVector(preactivations + 2 * quarter, n) + biases[2])
-    let o = sigmoid(loadVector(preactivations + 3 * quarter, n) + biases[3])
-    storeVector(i, gates, n)
-    storeVector(f, gates + gateQuarter, n)
-    storeVector(g, gates + 2 * gateQuarter, n)
-    storeVector(o, gates + 3 * gateQuarter, n)
-    let masked = loadVector(mask, n) .== 0
-    let previousCell = loadVector(cellBefore, n)
-    let c = (f * previousCell).addingProduct(i, g).replacing(with: previousCell, where: masked)
-    let cTanh = tanh(c)
-    storeVector(c, cellBefore + stateBlock, n)
-    storeVector((o * cTanh).replacing(with: loadVector(hiddenBefore, n), where: masked), hiddenBefore + stateBlock, n)
 }
 
 /// Backward through the window (truncated at its start).
@@ -217,8 +165,9 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
     grads.bias.update(repeating: 0, count: G)
     for t in stride(from: s.window - 1, through: 0, by: -1) {
         let step = gateGradient + t * B
-        clock.measure(\.gates) {
-            gatesBackward(s, step: t, mask: mask, activations: a, cellGradient: cellGradient, biasGradient: grads.bias)
+        clock.measure(\.gates) {  // the bias gradient sums the step's gate gradients while they are cached
+            lstm_gates_backward(KernelPath.elementwiseISA, s.step, a.stepProduct, mask + t * B, step, a.cell + t * B,
+                                a.hiddenGradient + t * B, cellGradient, grads.bias)
         }
         clock.measure(\.matmul) {
             products.hiddenGradient(w.recurrentKernel, step, into: a.stepProduct)
@@ -240,101 +189,9 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
     }
 }
 
-/// Timestep t backward for every unit and slot. a.gates block t: activations; a.hiddenGradient block t+1:
-/// d/d(h_t) from above, a.stepProduct: U dZ_{t+1}, the rest of d/d(h_t); cellGradient [H, B] in: d/d(c_t),
-/// out: d/d(c_{t-1}); a.gates block t out: d/d(pre-activations), whose sums over the slots are added to
-/// biasGradient [4H] (while cached).
-/// Masked slots pass both state gradients through (h_t = h_{t-1}, c_t = c_{t-1}) and get zero gate gradients.
-@inline(__always)
-func gatesBackward(_ s: LayerShape, step t: Int, mask: UnsafePointer<Float>, activations a: LayerActivations,
-                   cellGradient: UnsafeMutablePointer<Float>, biasGradient: UnsafeMutablePointer<Float>) {
-    let B = s.slots, H = s.units, columns = s.columnStride, stateColumns = s.stateStride
-    for j in 0 ..< H {
-        let offset = j * columns + t * B
-        let cellBefore = a.cell + j * stateColumns + t * B
-        let hiddenGradientBefore = a.hiddenGradient + j * stateColumns + t * B, recurrent = a.stepProduct + j * B
-        if j + prefetchUnits < H {  // rows not cached since forward (see prefetchRow)
-            let d = prefetchUnits
-            for gate in 0 ..< 4 { prefetchRow(a.gates + offset + gate * H * columns + d * columns, count: B) }
-            prefetchRow(cellBefore + d * stateColumns, count: 2 * B)
-            prefetchRow(hiddenGradientBefore + d * stateColumns, count: 2 * B)
-        }
-        var b = 0  // as in gatesForward
-        while b + vectorWidth <= B {
-            cellBackward(lanes: vectorWidth, gates: a.gates + offset + b, quarter: H * columns, mask: mask + t * B + b,
-                         cellBefore: cellBefore + b, hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
-                         recurrentGradient: recurrent + b, cellGradient: cellGradient + j * B + b)
-            b += vectorWidth
-        }
-        if b < B {
-            cellBackward(lanes: B - b, gates: a.gates + offset + b, quarter: H * columns, mask: mask + t * B + b,
-                         cellBefore: cellBefore + b, hiddenGradientBefore: hiddenGradientBefore + b, stateBlock: B,
-                         recurrentGradient: recurrent + b, cellGradient: cellGradient + j * B + b)
-        }
-        for gate in 0 ..< 4 { biasGradient[gate * H + j] += sum(a.gates + offset + gate * H * columns, count: B) }
-    }
-}
-
-/// One unit for up to 16 slots, backward. gates: activations i, f, g, o `quarter` floats apart, replaced
-/// by the gradients of their pre-activations; c_t and d/d(h_t) from above lie `stateBlock` floats after
-/// cellBefore and hiddenGradientBefore = d/d(h_{t-1}), to which masked slots pass theirs; recurrentGradient:
-/// the rest of d/d(h_t); cellGradient in: d/d(c_t), out: d/d(c_{t-1}).
-@_transparent
-func cellBackward(lanes n: Int, gates: UnsafeMutablePointer<Float>, quarter: Int, mask: UnsafePointer<Float>,
-                  cellBefore: UnsafePointer<Float>, hiddenGradientBefore: UnsafeMutablePointer<Float>,
-                  stateBlock: Int, recurrentGradient: UnsafePointer<Float>, cellGradient: UnsafeMutablePointer<Float>) {
-    let i = loadVector(gates, n), f = loadVector(gates + quarter, n)
-    let g = loadVector(gates + 2 * quarter, n), o = loadVector(gates + 3 * quarter, n)
-    let masked = loadVector(mask, n) .== 0, zero = Vector()
-    // tanh(c_t) recomputed rather than stored: the same function of the same value, so the same bits,
-    // and cheaper than a [H, T*B] buffer written in forward and read back from memory here.
-    let cTanh = tanh(loadVector(cellBefore + stateBlock, n))
-    let dh = loadVector(hiddenGradientBefore + stateBlock, n) + loadVector(recurrentGradient, n)
-    let dcAfter = loadVector(cellGradient, n)
-    let dc = dcAfter.addingProduct(dh * o, 1 - cTanh * cTanh)
-    storeVector((dc * g * i * (1 - i)).replacing(with: zero, where: masked), gates, n)
-    storeVector((dc * loadVector(cellBefore, n) * f * (1 - f)).replacing(with: zero, where: masked), gates + quarter, n)
-    storeVector((dc * i * (1 - g * g)).replacing(with: zero, where: masked), gates + 2 * quarter, n)
-    storeVector((dh * cTanh * o * (1 - o)).replacing(with: zero, where: masked), gates + 3 * quarter, n)
-    storeVector((dc * f).replacing(with: dcAfter, where: masked), cellGradient, n)
-    let passedThrough = dh.replacing(with: zero, where: .!masked)
-    storeVector(loadVector(hiddenGradientBefore, n) + passedThrough, hiddenGradientBefore, n)
-}
-
-/// How many units ahead the gate passes prefetch their rows. The next step's rows, the first choice,
-/// were evicted again before use at H = 512 (a step's rows fill L2); 4 and 8 units ahead measured alike.
-let prefetchUnits = 4
-
-/// Prefetches the cache lines of `count` floats from `row`. The gate passes touch one step's block of
-/// each row, rows 8 KB and more apart: a stride the hardware prefetchers do not follow, so without
-/// these hints every block came from memory at the pass's pace (charlm ran about 9% slower).
-@inline(__always)
-func prefetchRow(_ row: UnsafePointer<Float>, count: Int) {
-    var k = 0
-    while k < count {
-        lstm_prefetch(row + k)
-        k += 16
-    }
-    lstm_prefetch(row + count - 1)
-}
-
 /// Zeroes block 0 (columns 0 ..< `columns`) of a [rows, stride] state matrix.
 func zeroFirstBlock(_ matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int) {
     for r in 0 ..< rows { (matrix + r * stride).update(repeating: 0, count: columns) }
-}
-
-/// Sum of `count` floats: sixteen partial sums in a fixed order, so deterministic, and vectorised.
-@inline(__always)
-func sum(_ values: UnsafePointer<Float>, count: Int) -> Float {
-    var partial = Vector()
-    var k = 0
-    while k < count {
-        partial += loadVector(values + k, min(vectorWidth, count - k))
-        k += vectorWidth
-    }
-    var total: Float = 0
-    for lane in 0 ..< vectorWidth { total += partial[lane] }
-    return total
 }
 
 /// sums [columns] = sum over rows of matrix [rows, columns], row by row (a fixed order).

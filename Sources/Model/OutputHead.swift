@@ -1,3 +1,4 @@
+import CElementwise
 import Foundation
 
 /// Sums over a window's scored targets; the caller divides by the global target count.
@@ -41,7 +42,7 @@ func headLoss(_ head: Head, outputs K: Int, logits: UnsafeMutablePointer<Float>,
             let y = Int(batch.classTargets[r])
             precondition(!scored || (0 ..< K).contains(y), "class \(y) at row \(r) is outside 0..<\(K)")
             let logitOfTarget = scored ? row[y] : 0
-            let logPartition = softmaxInPlace(row, count: K)
+            let logPartition = lstm_softmax(KernelPath.elementwiseISA, row, K)
             guard scored else { break }
             result.lossSum += Double(logPartition - logitOfTarget)
             var predicted = 0

@@ -9,8 +9,8 @@ struct LSTMDist: ParsableCommand {
         commandName: "lstm-dist",
         abstract: "Train stateful LSTMs data-parallel across MPI ranks, with HDF5 datasets and checkpoints.",
         discussion: """
-        Needs an x86-64 CPU with AVX2 and FMA. The model's matrix products run on libxsmm kernels \
-        generated for the CPU's instruction sets (AVX-512 where it has them); set \
+        Needs an x86-64 CPU with AVX2 and FMA. The model's matrix products and gate passes run on code \
+        for the CPU's instruction sets (AVX-512 where it has them); set \
         \(KernelPath.environmentVariable)=avx512|avx2|reference to force one (reference: plain loops, slow).
         """,
         subcommands: [PackCommand.self, InspectCommand.self, TrainCommand.self, EvaluateCommand.self, PredictCommand.self,
