@@ -3,7 +3,8 @@
 # - the Debian packages the Swift toolchain itself needs (swift.org's list for Debian 12; a
 #   toolchain unpacked on a fresh machine does not start without them),
 # - Debian's OpenMPI, HDF5, OpenBLAS and libxsmm (libdeflate makes pack's compression twice as fast;
-#   iproute2 lets the tests make two hosts; zlib for the zip of a Keras export),
+#   iproute2 lets the tests make two hosts; zlib for the zip of a Keras export; qemu-user lets them
+#   run the binary on emulated older CPUs),
 # - a Python virtual environment (.venv) with pinned numpy, h5py, pytest and matplotlib for the
 #   tests and scripts, and Keras, onnx, onnxruntime and safetensors for the export tests,
 # - with --slurm, Debian's Slurm and MUNGE (a one-node cluster for the Slurm test).
@@ -40,6 +41,7 @@ packages=(
     libxsmm-dev
     openmpi-bin
     python3-venv
+    qemu-user
     zlib1g-dev
 )
 if [ "${1:-}" = "--slurm" ]; then
