@@ -27,11 +27,13 @@ let package = Package(
         .systemLibrary(name: "CXSMM", providers: [.apt(["libxsmm-dev"])]),
         // CPUID checks, in a header compiled into whoever asks (the CLI, before any AVX2 code).
         .systemLibrary(name: "CCPUFeatures"),
+        // Turns libhdf5's crashes on damaged files into one error line (C: a signal handler).
+        .target(name: "CCrashGuard"),
         // The gate passes and softmax, built for AVX2 and for AVX-512 (Swift cannot build one function twice).
         .target(name: "CElementwise"),
 
         // HDF5 files and the dataset and checkpoint schemas.
-        .target(name: "Storage", dependencies: ["CHDF5"]),
+        .target(name: "Storage", dependencies: ["CHDF5", "CCrashGuard"]),
         // Raw CSV / JSON Lines / text into the dataset schema, streaming.
         .target(name: "Pack", dependencies: ["Storage"]),
         // Which rank and slot reads which rows at which step: pure, no I/O.

@@ -1,3 +1,4 @@
+import CCrashGuard
 import CHDF5
 #if canImport(Glibc)
 import Glibc
@@ -33,6 +34,16 @@ final class H5ID {
         let pending = H5Eget_current_stack()
         _ = closeFunction(raw)
         H5Eset_current_stack(pending)
+    }
+}
+
+/// Runs `body`, in which libhdf5 reads `file`, with the library's crashes on a damaged file (1.10.8
+/// reads some metadata out of bounds) turned into one `Error:` line and exit status 1 (CCrashGuard).
+func guardingCrashes<T>(reading file: String, _ body: () throws -> T) rethrows -> T {
+    try "Error: \(file): damaged: libhdf5 crashed reading it\n".withCString { line in
+        let previous = lstm_guard_begin(line)
+        defer { lstm_guard_end(previous) }
+        return try body()
     }
 }
 
@@ -74,7 +85,7 @@ public class H5Object {
 
     /// Whether the attribute exists. Wraps `H5Aexists`.
     public func hasAttribute(_ name: String) throws -> Bool {
-        try h5check(H5Aexists(handle.raw, name), "\(context): attribute \(name)") > 0
+        try guardingCrashes(reading: file) { try h5check(H5Aexists(handle.raw, name), "\(context): attribute \(name)") > 0 }
     }
 
     /// Writes a scalar attribute, replacing one of the same name. Wraps `H5Acreate2` and `H5Awrite`.
@@ -105,6 +116,10 @@ public class H5Object {
     /// Reads a scalar attribute, or nil when there is none: any integer type as `.int`, any float
     /// as `.double`, variable- or fixed-length strings as `.string`. Wraps `H5Aopen` and `H5Aread`.
     public func attribute(_ name: String) throws -> AttributeValue? {
+        try guardingCrashes(reading: file) { try readAttribute(name) }
+    }
+
+    private func readAttribute(_ name: String) throws -> AttributeValue? {
         guard try hasAttribute(name) else { return nil }
         let context = "\(self.context): attribute \(name)"
         let attribute = try H5ID(H5Aopen(handle.raw, name, hid_t(H5P_DEFAULT)), close: H5Aclose, context)
@@ -135,6 +150,10 @@ public class H5Container: H5Object {
     /// Whether every component of `path` (relative to this object, or absolute) exists.
     /// Wraps `H5Lexists`, one component at a time as it requires.
     public func exists(_ path: String) throws -> Bool {
+        try guardingCrashes(reading: file) { try linksExist(path) }
+    }
+
+    private func linksExist(_ path: String) throws -> Bool {
         var prefix = self.path == "/" || path.hasPrefix("/") ? "" : self.path
         for component in path.split(separator: "/") {
             prefix += "/" + component
@@ -146,8 +165,8 @@ public class H5Container: H5Object {
     /// Opens a group. Wraps `H5Gopen2`.
     public func group(_ path: String) throws -> H5Group {
         let full = try existingPath(path, kind: "group")
-        return H5Group(handle: try H5ID(H5Gopen2(handle.raw, full, hid_t(H5P_DEFAULT)), close: H5Gclose, "\(file): group \(full)"),
-                       file: file, path: full, kind: "group")
+        let id = guardingCrashes(reading: file) { H5Gopen2(handle.raw, full, hid_t(H5P_DEFAULT)) }
+        return H5Group(handle: try H5ID(id, close: H5Gclose, "\(file): group \(full)"), file: file, path: full, kind: "group")
     }
 
     /// Creates a group and any missing groups above it (`/model/lstm_0`). Wraps `H5Gcreate2`.
@@ -163,8 +182,8 @@ public class H5Container: H5Object {
     /// Opens a dataset. Wraps `H5Dopen2`.
     public func dataset(_ path: String) throws -> H5Dataset {
         let full = try existingPath(path, kind: "dataset")
-        return H5Dataset(handle: try H5ID(H5Dopen2(handle.raw, full, hid_t(H5P_DEFAULT)), close: H5Dclose, "\(file): dataset \(full)"),
-                         file: file, path: full, kind: "dataset")
+        let id = guardingCrashes(reading: file) { H5Dopen2(handle.raw, full, hid_t(H5P_DEFAULT)) }
+        return H5Dataset(handle: try H5ID(id, close: H5Dclose, "\(file): dataset \(full)"), file: file, path: full, kind: "dataset")
     }
 
     /// Creates a dataset of `Element` with the given shape, and any missing groups above it.
@@ -244,8 +263,10 @@ public final class H5File: H5Container {
         switch mode {
         case .readOnly, .readWrite:
             guard access(path, F_OK) == 0 else { throw StorageError("\(path): no such file") }
-            guard H5Fis_hdf5(path) > 0 else { throw StorageError("\(path): not an HDF5 file") }
-            id = H5Fopen(path, mode == .readOnly ? lstm_h5f_acc_rdonly() : lstm_h5f_acc_rdwr(), hid_t(H5P_DEFAULT))
+            guard guardingCrashes(reading: path, { H5Fis_hdf5(path) }) > 0 else { throw StorageError("\(path): not an HDF5 file") }
+            id = guardingCrashes(reading: path) {
+                H5Fopen(path, mode == .readOnly ? lstm_h5f_acc_rdonly() : lstm_h5f_acc_rdwr(), hid_t(H5P_DEFAULT))
+            }
         case .truncate:
             // The root group (and the groups made on the way to a dataset) without timestamps,
             // in HDF5 1.10's newest object formats, whose metadata (superblock, object headers,
@@ -281,7 +302,7 @@ public final class H5Dataset: H5Object {
     /// element counts computed from it never overflow. Wraps `H5Sget_simple_extent_dims`.
     public var shape: [Int] {
         get throws {
-            let space = try H5ID(H5Dget_space(handle.raw), close: H5Sclose, context)
+            let space = try H5ID(guardingCrashes(reading: file) { H5Dget_space(handle.raw) }, close: H5Sclose, context)
             let rank = Int(try h5check(H5Sget_simple_extent_ndims(space.raw), context))
             var dims = [hsize_t](repeating: 0, count: rank)
             try h5check(H5Sget_simple_extent_dims(space.raw, &dims, nil), context)
@@ -298,7 +319,7 @@ public final class H5Dataset: H5Object {
     /// Integer, float or string elements. Wraps `H5Dget_type` and `H5Tget_class`.
     public var elementKind: H5ElementKind {
         get throws {
-            let type = try H5ID(H5Dget_type(handle.raw), close: H5Tclose, context)
+            let type = try H5ID(guardingCrashes(reading: file) { H5Dget_type(handle.raw) }, close: H5Tclose, context)
             return try kind(of: type.raw, context)
         }
     }
@@ -332,8 +353,11 @@ public final class H5Dataset: H5Object {
         guard selection.rows > 0 else { return [] }
         return try [Element](unsafeUninitializedCapacity: rows.count * rowSize) { buffer, count in
             do {
-                try h5check(H5Dread(handle.raw, Element.nativeType, selection.memory.raw, selection.file.raw, hid_t(H5P_DEFAULT), buffer.baseAddress),
-                            "\(context): read rows \(rows)")
+                let status = guardingCrashes(reading: file) {
+                    H5Dread(handle.raw, Element.nativeType, selection.memory.raw, selection.file.raw, hid_t(H5P_DEFAULT),
+                            buffer.baseAddress)
+                }
+                try h5check(status, "\(context): read rows \(rows)")
             } catch let error as StorageError where error.isChecksumMismatch {
                 throw StorageError("checksum mismatch in \(path) of \(file)", isChecksumMismatch: true)
             }

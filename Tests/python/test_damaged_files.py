@@ -244,6 +244,29 @@ def test_mutated_packed_files_are_refused_or_read_unchanged(tmp_path):
     assert refused > 0
 
 
+def test_a_global_heap_object_libhdf5_would_crash_on_is_one_line(tmp_path):
+    """libhdf5 1.10.8 copies an object of the global heap (where variable-length string attributes
+    live) by the size the file gives, unchecked: one damaged size byte made it read out of bounds
+    and die of SIGSEGV (2 of 350 mutations in the fuzz above once did). Every command stops with
+    one line naming the file instead."""
+    original = tmp_path / "data.h5"
+    assert run("pack", "data/sequences.jsonl", "--out", original).returncode == 0
+    data = bytearray(original.read_bytes())
+    heap = data.find(b"GCOL")
+    assert heap >= 0, "no global heap: the dataset has no variable-length strings"
+    # The collection's header is 16 bytes; its first object (the `format` string) starts with a
+    # 2-byte index, a 2-byte reference count, 4 reserved bytes and an 8-byte little-endian size.
+    data[heap + 16 + 8 + 5] = 0x8E  # the size grows by about 1.5e14 bytes
+    damaged = tmp_path / "damaged.h5"
+    damaged.write_bytes(data)
+    for command in (["inspect", damaged, "--check"],
+                    ["train", damaged, "--epochs", "1", "--checkpoint-dir", tmp_path / "checkpoints"]):
+        result = run(*command)
+        assert result.returncode == 1, f"{command[0]}: exit {result.returncode}\n{result.stderr}"
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"Error: {damaged}"), result.stderr
+    assert not (tmp_path / "checkpoints").exists()
+
+
 @pytest.fixture
 def small_filesystem(tmp_path):
     """Mounts tmpfs file systems under tmp_path (root only): `mount(name, size, read_only)`."""
