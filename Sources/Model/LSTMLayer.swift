@@ -28,6 +28,9 @@ struct LayerShape {
     var stateStride: Int { paddedStride(stateColumns) }
     /// Row stride of the transposed gate gradients [T*B, 4H].
     var transposedGateStride: Int { paddedStride(gates) }
+    /// Row stride of both kernels transposed [4H, I + H]. Padded as well: the kernels as they are, rows
+    /// 4H apart (a power of two), ran the products reading them 1.4 to 5 times slower at 8 to 32 slots.
+    var transposedKernelsStride: Int { paddedStride(inputs + units) }
     /// A timestep as the gate passes see it.
     var step: lstm_step_shape {
         lstm_step_shape(slots: slots, units: units, gate_stride: columnStride, state_stride: stateStride)
@@ -38,15 +41,17 @@ struct LayerShape {
 ///
 /// Forward, a step's pre-activations W^T x_t + U^T h_{t-1} [4H, B] are summed into one small block
 /// (rows B apart) that stays cached for the step's gate pass. Over a window of several steps both kernels
-/// are transposed once per run, side by side in `kernelsTransposed` ([4H, I] then [4H, H], rows I + H
-/// apart), for the faster NN kernels; a one-step window (generate and forecast run those) reads them as
-/// they are, [I, 4H] and [H, 4H]: there the copies cost more than the step's products.
+/// are transposed once per run, side by side in `kernelsTransposed` ([4H, I] then [4H, H], rows
+/// `transposedKernelsStride` apart), for the faster NN kernels, and backward reads U through U^T there
+/// too; a one-step window (generate and forecast run those) reads them as they are, [I, 4H] and
+/// [H, 4H]: there the copies cost more than the step's products.
 struct LayerProducts {
     /// W^T x_t [4H, B] from the kernel and the step's inputs, a block of X^T [I, T*B].
     let inputProjection: MatrixProduct
     /// += U^T h_{t-1} [4H, B] from the recurrent kernel and a state block [H, B].
     let recurrent: MatrixProduct
-    /// U dZ_t [H, B] (rows B apart) from the recurrent kernel [H, 4H] and a gate block [4H, B].
+    /// U dZ_t [H, B] (rows B apart) from the recurrent kernel (as U^T [4H, H] over several steps) and a
+    /// gate block [4H, B].
     let hiddenGradient: MatrixProduct
     /// dW = X^T dZ^T: [I, 4H] from the inputs and the transposed gate gradients [T*B, 4H].
     let kernelGradient: MatrixProduct
@@ -58,13 +63,13 @@ struct LayerProducts {
     /// `inputStride`: the row stride of X^T; `inputGradientStride`: of d(X^T), nil for none.
     init(_ s: LayerShape, inputStride: Int, inputGradientStride: Int?, path: KernelPath) {
         let G = s.gates, H = s.units, I = s.inputs, columns = s.columns
-        let asIs = s.window == 1, transposedStride = I + H
+        let asIs = s.window == 1, transposedStride = s.transposedKernelsStride
         inputProjection = MatrixProduct(m: G, n: s.slots, k: I, aStride: asIs ? G : transposedStride, transposedA: asIs,
                                         bStride: inputStride, cStride: s.slots, path: path)
         recurrent = MatrixProduct(m: G, n: s.slots, k: H, aStride: asIs ? G : transposedStride, transposedA: asIs,
                                   bStride: s.stateStride, cStride: s.slots, accumulate: true, path: path)
-        hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: G, bStride: s.columnStride, cStride: s.slots,
-                                       path: path)
+        hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: asIs ? G : transposedStride, transposedA: !asIs,
+                                       bStride: s.columnStride, cStride: s.slots, path: path)
         kernelGradient = MatrixProduct(m: I, n: G, k: columns, aStride: inputStride, bStride: s.transposedGateStride,
                                        cStride: G, path: path)
         recurrentKernelGradient = MatrixProduct(m: H, n: G, k: columns, aStride: s.stateStride,
@@ -93,7 +98,8 @@ struct LayerTensors {
 
 /// What one layer keeps from forward for backward, and its backward buffers.
 struct LayerActivations {
-    /// [4H, I + H] both kernels transposed, refreshed every run of more than one step (LayerProducts).
+    /// [4H, I + H] both kernels transposed (rows `transposedKernelsStride` apart), refreshed every run of
+    /// more than one step, and U^T again before backward: the layers share it (LayerProducts).
     let kernelsTransposed: UnsafeMutablePointer<Float>
     /// [4H, T*B] gate activations i, f, g, o.
     let gates: UnsafeMutablePointer<Float>
@@ -125,10 +131,11 @@ func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: LayerInputs, 
     var inputKernel = UnsafePointer(w.kernel), recurrentKernel = UnsafePointer(w.recurrentKernel)
     if !products.recurrent.transposedA {
         clock.measure(\.matmul) {
+            let stride = s.transposedKernelsStride
             if case .columns = inputs {
-                transpose(w.kernel, rows: I, columns: G, into: a.kernelsTransposed, targetStride: I + H)
+                transpose(w.kernel, rows: I, columns: G, into: a.kernelsTransposed, targetStride: stride)
             }
-            transpose(w.recurrentKernel, rows: H, columns: G, into: a.kernelsTransposed + I, targetStride: I + H)
+            transpose(w.recurrentKernel, rows: H, columns: G, into: a.kernelsTransposed + I, targetStride: stride)
         }
         inputKernel = UnsafePointer(a.kernelsTransposed)
         recurrentKernel = UnsafePointer(a.kernelsTransposed + I)
@@ -160,7 +167,15 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
                   grads: LayerTensors, mask: UnsafePointer<Float>, activations a: LayerActivations,
                   cellGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   gateGradientTransposed: UnsafeMutablePointer<Float>, clock: PhaseClock) {
-    let B = s.slots, H = s.units, G = s.gates, gateGradient = a.gates
+    let B = s.slots, H = s.units, G = s.gates, I = s.inputs, gateGradient = a.gates
+    var recurrentKernel = UnsafePointer(w.recurrentKernel)
+    if products.hiddenGradient.transposedA {
+        clock.measure(\.matmul) {
+            transpose(w.recurrentKernel, rows: H, columns: G, into: a.kernelsTransposed + I,
+                      targetStride: s.transposedKernelsStride)
+        }
+        recurrentKernel = UnsafePointer(a.kernelsTransposed + I)
+    }
     a.stepProduct.update(repeating: 0, count: H * B)  // nothing flows back into the window's last step
     grads.bias.update(repeating: 0, count: G)
     for t in stride(from: s.window - 1, through: 0, by: -1) {
@@ -170,7 +185,7 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
                                 a.hiddenGradient + t * B, cellGradient, grads.bias)
         }
         clock.measure(\.matmul) {
-            products.hiddenGradient(w.recurrentKernel, step, into: a.stepProduct)
+            products.hiddenGradient(recurrentKernel, step, into: a.stepProduct)
             // dZ^T's rows of this step, while the step's block is cached (the weight gradients read dZ^T).
             let stride = s.transposedGateStride
             transpose(step, rows: G, columns: B, sourceStride: s.columnStride,

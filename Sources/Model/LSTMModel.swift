@@ -102,10 +102,10 @@ public final class LSTMModel {
         let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride, stateSize = H * stateStride
         let transposedGateStride = shapes[0].transposedGateStride
         let perLayer = G * stride + 3 * stateSize
-        let widestInputs = max(config.input.width, H)
+        let transposedKernels = G * paddedStride(max(config.input.width, H) + H)
         // Dropout sites: each layer's inputs, then the head's.
         let dropoutWidths = dropout == nil ? [] : [config.input.width] + Array(repeating: H, count: config.layers)
-        let total = G * B + G * (widestInputs + H) + config.layers * perLayer + config.input.width * stride
+        let total = G * B + transposedKernels + config.layers * perLayer + config.input.width * stride
             + embeddingWidth * stride + H * B
             + 2 * columns * K + columns * transposedGateStride + K * stride
             + DropoutMasks.arenaSize(widths: dropoutWidths, stride: stateStride)
@@ -117,7 +117,7 @@ public final class LSTMModel {
             return next
         }
         // The layers run one at a time: they share the step's block and the transposed kernels.
-        let stepProduct = take(G * B), kernelsTransposed = take(G * (widestInputs + H))
+        let stepProduct = take(G * B), kernelsTransposed = take(transposedKernels)
         layerActivations = shapes.map { _ in
             LayerActivations(kernelsTransposed: kernelsTransposed, gates: take(G * stride), stepProduct: stepProduct,
                              hidden: take(stateSize), cell: take(stateSize), hiddenGradient: take(stateSize))
