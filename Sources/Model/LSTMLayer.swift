@@ -28,8 +28,8 @@ struct LayerShape {
     var stateStride: Int { paddedStride(stateColumns) }
     /// Row stride of the transposed gate gradients [T*B, 4H].
     var transposedGateStride: Int { paddedStride(gates) }
-    /// Row stride of both kernels transposed [4H, I + H]. Padded as well: the kernels as they are, rows
-    /// 4H apart (a power of two), ran the products reading them 1.4 to 5 times slower at 8 to 32 slots.
+    /// Row stride of both kernels transposed [4H, I + H]. Padded as well: the kernels as they are, rows 4H
+    /// apart (a power of two when H is), ran the products reading them 1.4 to 5 times slower at 8 to 32 slots.
     var transposedKernelsStride: Int { paddedStride(inputs + units) }
     /// A timestep as the gate passes see it.
     var step: lstm_step_shape {
