@@ -98,8 +98,8 @@ struct LayerTensors {
 
 /// What one layer keeps from forward for backward, and its backward buffers.
 struct LayerActivations {
-    /// [4H, I + H] both kernels transposed (rows `transposedKernelsStride` apart), refreshed every run of
-    /// more than one step, and U^T again before backward: the layers share it (LayerProducts).
+    /// [4H, I + H] both kernels transposed (rows `transposedKernelsStride` apart), refreshed by every forward
+    /// run of more than one step and read again by its backward (LayerProducts).
     let kernelsTransposed: UnsafeMutablePointer<Float>
     /// [4H, T*B] gate activations i, f, g, o.
     let gates: UnsafeMutablePointer<Float>
@@ -168,14 +168,8 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
                   cellGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   gateGradientTransposed: UnsafeMutablePointer<Float>, clock: PhaseClock) {
     let B = s.slots, H = s.units, G = s.gates, I = s.inputs, gateGradient = a.gates
-    var recurrentKernel = UnsafePointer(w.recurrentKernel)
-    if products.hiddenGradient.transposedA {
-        clock.measure(\.matmul) {
-            transpose(w.recurrentKernel, rows: H, columns: G, into: a.kernelsTransposed + I,
-                      targetStride: s.transposedKernelsStride)
-        }
-        recurrentKernel = UnsafePointer(a.kernelsTransposed + I)
-    }
+    // U^T as the forward left it, over a window of several steps (LayerProducts).
+    let recurrentKernel = UnsafePointer(products.hiddenGradient.transposedA ? a.kernelsTransposed + I : w.recurrentKernel)
     a.stepProduct.update(repeating: 0, count: H * B)  // nothing flows back into the window's last step
     grads.bias.update(repeating: 0, count: G)
     for t in stride(from: s.window - 1, through: 0, by: -1) {

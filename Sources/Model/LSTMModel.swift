@@ -102,10 +102,10 @@ public final class LSTMModel {
         let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride, stateSize = H * stateStride
         let transposedGateStride = shapes[0].transposedGateStride
         let perLayer = G * stride + 3 * stateSize
-        let transposedKernels = G * paddedStride(max(config.input.width, H) + H)
         // Dropout sites: each layer's inputs, then the head's.
         let dropoutWidths = dropout == nil ? [] : [config.input.width] + Array(repeating: H, count: config.layers)
-        let total = G * B + transposedKernels + config.layers * perLayer + config.input.width * stride
+        let transposedKernels = shapes.map { G * $0.transposedKernelsStride }
+        let total = G * B + transposedKernels.reduce(0, +) + config.layers * perLayer + config.input.width * stride
             + embeddingWidth * stride + H * B
             + 2 * columns * K + columns * transposedGateStride + K * stride
             + DropoutMasks.arenaSize(widths: dropoutWidths, stride: stateStride)
@@ -116,10 +116,11 @@ public final class LSTMModel {
             defer { next += count }
             return next
         }
-        // The layers run one at a time: they share the step's block and the transposed kernels.
-        let stepProduct = take(G * B), kernelsTransposed = take(transposedKernels)
-        layerActivations = shapes.map { _ in
-            LayerActivations(kernelsTransposed: kernelsTransposed, gates: take(G * stride), stepProduct: stepProduct,
+        // The layers run one at a time: they share the step's block. Each keeps its kernels transposed from
+        // forward to backward.
+        let stepProduct = take(G * B)
+        layerActivations = transposedKernels.map { size in
+            LayerActivations(kernelsTransposed: take(size), gates: take(G * stride), stepProduct: stepProduct,
                              hidden: take(stateSize), cell: take(stateSize), hiddenGradient: take(stateSize))
         }
         firstLayerInputs = take(config.input.width * stride)
