@@ -78,12 +78,20 @@ public struct KernelPathError: Error, CustomStringConvertible {
 /// and chunk, dispatched here once. The tiles and their order are fixed by the shape, so a product gives
 /// the same bits every time. Where libxsmm has no kernel for a tile, the whole product runs the
 /// reference loops.
+///
+/// One exception: libxsmm vectorises along the rows of its C, which here are C's columns, so a product of
+/// one column (generate's and forecast's single slot) ran scalar code, at 5 to 7 GFLOP/s. With `transposedA`,
+/// a contiguous column of C is a column-major C [m, 1] = A [m, k] op(B) [k, 1] in libxsmm's own terms: A as
+/// stored, and B's column, whose values lie `bStride` apart, as the transpose of a [1, k] matrix. Tiled the
+/// same way, those kernels vectorise along m.
 public struct MatrixProduct {
     public let m: Int, n: Int, k: Int
     public let aStride: Int, bStride: Int, cStride: Int
     public let transposedA: Bool, accumulate: Bool
     /// The libxsmm calls in order, or nil on the reference path.
     private let tiles: [Tile]?
+    /// Whether the tiles run as one column of C (above): libxsmm's A is then our A, not our B.
+    private let oneColumn: Bool
 
     /// One kernel call: the kernel and its operands' offsets from A, B and C.
     private struct Tile {
@@ -106,13 +114,14 @@ public struct MatrixProduct {
         self.cStride = cStride
         self.transposedA = transposedA
         self.accumulate = accumulate
+        oneColumn = n == 1 && transposedA && cStride == 1
         tiles = path == .reference || k == 0 ? nil
             : MatrixProduct.plan(m: m, n: n, k: k, aStride: aStride, transposedA: transposedA, bStride: bStride,
-                                 cStride: cStride, accumulate: accumulate)
+                                 cStride: cStride, accumulate: accumulate, oneColumn: oneColumn)
     }
 
     private static func plan(m: Int, n: Int, k: Int, aStride: Int, transposedA: Bool, bStride: Int, cStride: Int,
-                             accumulate: Bool) -> [Tile]? {
+                             accumulate: Bool, oneColumn: Bool) -> [Tile]? {
         var tiles: [Tile] = []
         for row in stride(from: 0, to: m, by: tileRows) {
             let rows = min(tileRows, m - row)
@@ -120,11 +129,14 @@ public struct MatrixProduct {
                 let columns = min(tileColumns, n - column)
                 for depth in stride(from: 0, to: k, by: depthChunk) {
                     let chunk = min(depthChunk, k - depth)
-                    // Column-major: C^T [columns, rows] += B^T [columns, chunk] op(A)^T [chunk, rows].
                     let beta: Float = accumulate || depth > 0 ? 1 : 0
-                    guard let kernel = lstm_xsmm_dispatch(Int32(columns), Int32(rows), Int32(chunk), Int32(bStride),
-                                                          Int32(aStride), Int32(cStride), beta, transposedA ? 1 : 0)
-                    else { return nil }
+                    // Column-major: C^T [columns, rows] += B^T [columns, chunk] op(A)^T [chunk, rows], or for one
+                    // column C [rows, 1] += A [rows, chunk] (B^T [1, chunk])^T.
+                    let kernel = oneColumn
+                        ? lstm_xsmm_dispatch(Int32(rows), 1, Int32(chunk), Int32(aStride), Int32(bStride), Int32(rows), beta, 1)
+                        : lstm_xsmm_dispatch(Int32(columns), Int32(rows), Int32(chunk), Int32(bStride), Int32(aStride),
+                                             Int32(cStride), beta, transposedA ? 1 : 0)
+                    guard let kernel else { return nil }
                     tiles.append(Tile(kernel: kernel, a: transposedA ? depth * aStride + row : row * aStride + depth,
                                       b: depth * bStride + column, c: row * cStride + column))
                 }
@@ -137,7 +149,11 @@ public struct MatrixProduct {
     @inline(__always)
     public func callAsFunction(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>) {
         guard let tiles else { return referenceProduct(a, b, into: c) }
-        for tile in tiles { lstm_xsmm_call(tile.kernel, b + tile.b, a + tile.a, c + tile.c) }
+        if oneColumn {
+            for tile in tiles { lstm_xsmm_call(tile.kernel, a + tile.a, b + tile.b, c + tile.c) }
+        } else {
+            for tile in tiles { lstm_xsmm_call(tile.kernel, b + tile.b, a + tile.a, c + tile.c) }
+        }
     }
 
     /// Row by row of C, k in order: each row of C gains A[i,p] times row p of B (a loop that vectorises).

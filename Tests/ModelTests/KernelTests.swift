@@ -9,7 +9,8 @@ final class KernelTests: XCTestCase {
     /// Every shape combination, A read as it is and transposed, overwriting and accumulating, on the
     /// process's libxsmm path and on the reference loops, against a double-precision product. The
     /// shapes cover 1, tails of the 256 x 64 tiles and of the 256-long k chunks, and rows longer than
-    /// their strides need; nothing outside C's rows may change.
+    /// their strides need; nothing outside C's rows may change. One column is also tried contiguous,
+    /// as a single slot's step product is (libxsmm then runs it in the other orientation).
     func testProductsMatchAPlainDoubleProductAtAwkwardShapes() {
         var random = TestRandom(3)
         for path in [KernelPath.active, .reference] {
@@ -18,8 +19,10 @@ final class KernelTests: XCTestCase {
                     for k in [1, 17, 300] {
                         for transposedA in [false, true] {
                             for accumulate in [false, true] {
-                                checkProduct(m: m, n: n, k: k, transposedA: transposedA, accumulate: accumulate,
-                                             path: path, random: &random)
+                                for cStride in n == 1 ? [n + 5, 1] : [n + 5] {
+                                    checkProduct(m: m, n: n, k: k, transposedA: transposedA, accumulate: accumulate,
+                                                 cStride: cStride, path: path, random: &random)
+                                }
                             }
                         }
                     }
@@ -28,17 +31,17 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    func checkProduct(m: Int, n: Int, k: Int, transposedA: Bool, accumulate: Bool, path: KernelPath,
+    func checkProduct(m: Int, n: Int, k: Int, transposedA: Bool, accumulate: Bool, cStride: Int, path: KernelPath,
                       random: inout TestRandom, file: StaticString = #filePath, line: UInt = #line) {
         let aRows = transposedA ? k : m, aColumns = transposedA ? m : k
-        let aStride = aColumns + 3, bStride = n + 2, cStride = n + 5
+        let aStride = aColumns + 3, bStride = n + 2
         let a = (0 ..< aRows * aStride).map { _ in random.float() }, b = (0 ..< k * bStride).map { _ in random.float() }
         let before = (0 ..< m * cStride).map { _ in random.float() }
         var c = before
         let product = MatrixProduct(m: m, n: n, k: k, aStride: aStride, transposedA: transposedA, bStride: bStride,
                                     cStride: cStride, accumulate: accumulate, path: path)
         product(a, b, into: &c)
-        let what = "\(path) \(m)x\(n)x\(k)\(transposedA ? " A^T" : "")\(accumulate ? " +=" : "")"
+        let what = "\(path) \(m)x\(n)x\(k)\(transposedA ? " A^T" : "")\(accumulate ? " +=" : ""), C rows \(cStride) apart"
         for i in 0 ..< m {
             for j in 0 ..< cStride {
                 let index = i * cStride + j
