@@ -30,25 +30,28 @@ INLINE vfloat select_(vint mask, vfloat yes, vfloat no) {
     return (vfloat)((mask & (vint)yes) | (~mask & (vint)no));
 }
 
-/// Loads n (1 ... 16) floats; lanes past n are zero. The full case is a plain unaligned load.
-INLINE vfloat load(const float *p, long n) {
+/// Loads n (1 ... 16) floats `stride` apart (0: one float in every lane); lanes past n are zero.
+/// The full contiguous case is a plain unaligned load.
+INLINE vfloat load_strided(const float *p, long n, long stride) {
     vfloat v = {0};
-    if (n == LANES) {
+    if (n == LANES && stride == 1) {
         memcpy(&v, p, sizeof v);
     } else {
-        for (long lane = 0; lane < n; lane++) v[lane] = p[lane];
+        for (long lane = 0; lane < n; lane++) v[lane] = p[lane * stride];
     }
     return v;
 }
+INLINE vfloat load(const float *p, long n) { return load_strided(p, n, 1); }
 
-/// Stores the first n (1 ... 16) lanes.
-INLINE void store(vfloat v, float *p, long n) {
-    if (n == LANES) {
+/// Stores the first n (1 ... 16) lanes, `stride` floats apart.
+INLINE void store_strided(vfloat v, float *p, long n, long stride) {
+    if (n == LANES && stride == 1) {
         memcpy(p, &v, sizeof v);
     } else {
-        for (long lane = 0; lane < n; lane++) p[lane] = v[lane];
+        for (long lane = 0; lane < n; lane++) p[lane * stride] = v[lane];
     }
 }
+INLINE void store(vfloat v, float *p, long n) { store_strided(v, p, n, 1); }
 
 /// e^x, relative error about 1.4e-7. Inputs are clamped to [-87, 88] so the result stays a finite
 /// normal float: sigmoid and tanh saturate without inf or NaN (tanh exactly at -1 and 1, sigmoid
@@ -104,30 +107,48 @@ INLINE void prefetch_row(const float *row, long count) {
     __builtin_prefetch(row + count - 1, 0, 3);
 }
 
-/// One unit for n (1 ... 16) slots forward; arguments as lstm_gates_forward's, offset to the unit
-/// and slot, `quarter` and `gate_quarter` the distances between the gates' rows.
-INLINE void cell_forward(long n, const float *pre, long quarter, const float *bias, long units,
+/// How far apart the lanes' values lie in each operand of cell_forward.
+typedef struct {
+    long pre, bias, gates, mask, state;
+} lane_strides;
+
+/// Lanes are slots: a unit's pre-activations, gates and states are consecutive, its bias is shared.
+static const lane_strides ALONG_SLOTS = {1, 0, 1, 1, 1};
+
+/// n (1 ... 16) lanes forward; arguments as lstm_gates_forward's, offset to the first lane,
+/// `quarter` and `gate_quarter` the distances between the gates' rows.
+INLINE void cell_forward(long n, lane_strides lanes, const float *pre, long quarter, const float *bias, long units,
                          float *gates, long gate_quarter, const float *mask, float *cell_before,
                          float *hidden_before, long state_block) {
-    vfloat i = sigmoid(load(pre, n) + bias[0]);
-    vfloat f = sigmoid(load(pre + quarter, n) + bias[units]);
-    vfloat g = hyperbolic_tangent(load(pre + 2 * quarter, n) + bias[2 * units]);
-    vfloat o = sigmoid(load(pre + 3 * quarter, n) + bias[3 * units]);
-    store(i, gates, n);
-    store(f, gates + gate_quarter, n);
-    store(g, gates + 2 * gate_quarter, n);
-    store(o, gates + 3 * gate_quarter, n);
-    vint masked = load(mask, n) == 0;
-    vfloat previous_cell = load(cell_before, n);
+    vfloat i = sigmoid(load_strided(pre, n, lanes.pre) + load_strided(bias, n, lanes.bias));
+    vfloat f = sigmoid(load_strided(pre + quarter, n, lanes.pre) + load_strided(bias + units, n, lanes.bias));
+    vfloat g = hyperbolic_tangent(load_strided(pre + 2 * quarter, n, lanes.pre)
+                                  + load_strided(bias + 2 * units, n, lanes.bias));
+    vfloat o = sigmoid(load_strided(pre + 3 * quarter, n, lanes.pre) + load_strided(bias + 3 * units, n, lanes.bias));
+    store_strided(i, gates, n, lanes.gates);
+    store_strided(f, gates + gate_quarter, n, lanes.gates);
+    store_strided(g, gates + 2 * gate_quarter, n, lanes.gates);
+    store_strided(o, gates + 3 * gate_quarter, n, lanes.gates);
+    vint masked = load_strided(mask, n, lanes.mask) == 0;
+    vfloat previous_cell = load_strided(cell_before, n, lanes.state);
     vfloat c = select_(masked, previous_cell, fma_(i, g, f * previous_cell));
-    store(c, cell_before + state_block, n);
-    vfloat h = select_(masked, load(hidden_before, n), o * hyperbolic_tangent(c));
-    store(h, hidden_before + state_block, n);
+    store_strided(c, cell_before + state_block, n, lanes.state);
+    vfloat h = select_(masked, load_strided(hidden_before, n, lanes.state), o * hyperbolic_tangent(c));
+    store_strided(h, hidden_before + state_block, n, lanes.state);
 }
 
 INLINE void gates_forward(lstm_step_shape s, const float *pre, const float *bias, const float *mask,
                           float *gates, float *cell, float *hidden) {
     const long B = s.slots, H = s.units, rows = s.gate_stride, states = s.state_stride;
+    if (B == 1) {
+        // One slot (generate, forecast of one series): lanes along the units, where lanes along the
+        // slots would leave 15 of 16 idle. Each lane does the same operations either way: the same bits.
+        const lane_strides along_units = {1, 1, rows, 0, states};
+        for (long j = 0; j < H; j += LANES)
+            cell_forward(H - j < LANES ? H - j : LANES, along_units, pre + j, H, bias + j, H, gates + j * rows,
+                         H * rows, mask, cell + j * states, hidden + j * states, 1);
+        return;
+    }
     for (long j = 0; j < H; j++) {
         float *unit_gates = gates + j * rows, *cell_before = cell + j * states;
         float *hidden_before = hidden + j * states;
@@ -141,10 +162,10 @@ INLINE void gates_forward(lstm_step_shape s, const float *pre, const float *bias
         // Full vectors with a constant lane count (their loads have no tail loop), then the tail.
         long b = 0;
         for (; b + LANES <= B; b += LANES)
-            cell_forward(LANES, pre + j * B + b, H * B, bias + j, H, unit_gates + b, H * rows, mask + b,
+            cell_forward(LANES, ALONG_SLOTS, pre + j * B + b, H * B, bias + j, H, unit_gates + b, H * rows, mask + b,
                          cell_before + b, hidden_before + b, B);
         if (b < B)
-            cell_forward(B - b, pre + j * B + b, H * B, bias + j, H, unit_gates + b, H * rows, mask + b,
+            cell_forward(B - b, ALONG_SLOTS, pre + j * B + b, H * B, bias + j, H, unit_gates + b, H * rows, mask + b,
                          cell_before + b, hidden_before + b, B);
     }
 }
