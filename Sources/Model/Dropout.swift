@@ -79,16 +79,22 @@ struct DropoutMasks {
         widths.reduce(0) { $0 + $1 * stride } + widths.dropFirst().reduce(0) { $0 + $1 * stride }
     }
 
-    /// Draws every site's mask for global step `step`.
+    /// Draws every site's mask for global step `step`, a timestep's block of each row at a time: written
+    /// column by column instead, every element went to another row, 8 KB and more apart, and drawing took
+    /// 6% of a charlm step.
     func draw(step: Int) {
         let scale = dropout.scale
-        for (site, width) in widths.enumerated() {
-            let mask = masks[site]
-            for t in 0 ..< window {
-                for b in 0 ..< slots {
-                    let column = dropout.columnKey(step: step, site: site, timestep: t, globalSlot: dropout.firstGlobalSlot + b)
-                    let c = t * slots + b
-                    for unit in 0 ..< width { mask[unit * stride + c] = dropout.keeps(column: column, unit: unit) ? scale : 0 }
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: slots) { columns in
+            for (site, width) in widths.enumerated() {
+                for t in 0 ..< window {
+                    for b in 0 ..< slots {
+                        columns[b] = dropout.columnKey(step: step, site: site, timestep: t,
+                                                       globalSlot: dropout.firstGlobalSlot + b)
+                    }
+                    for unit in 0 ..< width {
+                        let block = masks[site] + unit * stride + t * slots
+                        for b in 0 ..< slots { block[b] = dropout.keeps(column: columns[b], unit: unit) ? scale : 0 }
+                    }
                 }
             }
         }
