@@ -60,6 +60,7 @@ public final class Forecaster {
         let model = source.model
         roll = LSTMModel(config: model.config, slots: model.slots, window: 1)
         _ = roll.parameters.update(fromContentsOf: model.parameters)
+        roll.freezeKernels()
         rollBatch = WindowBatch(config: model.config, slots: model.slots, window: 1)
         normalization = header.normalization.flatMap { $0.targetsMean.isEmpty ? nil : $0 }
     }

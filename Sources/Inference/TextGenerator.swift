@@ -44,6 +44,7 @@ public final class TextGenerator {
         self.network = network
         tokens = Dictionary(characters.enumerated().map { ($1.unicodeScalars.first!, Int32($0)) }) { first, _ in first }
         model = network.makeModel(slots: 1, window: 1)
+        model.freezeKernels()
         batch = WindowBatch(config: model.config, slots: 1, window: 1)
         candidates = Array(0 ..< characters.count)
         weights = Array(repeating: 0, count: characters.count)

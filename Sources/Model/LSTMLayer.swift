@@ -31,6 +31,10 @@ struct LayerShape {
     /// Row stride of both kernels transposed [4H, I + H]. Padded as well: the kernels as they are, rows 4H
     /// apart (a power of two when H is), ran the products reading them 1.4 to 5 times slower at 8 to 32 slots.
     var transposedKernelsStride: Int { paddedStride(inputs + units) }
+    /// Row stride of a frozen one-step model's copy of both kernels as they are [I + H, 4H] (LayerProducts).
+    var frozenKernelsStride: Int { paddedStride(gates) }
+    /// Floats of a layer's kernel copies: transposed over several steps, as they are for one step.
+    var kernelCopiesSize: Int { window == 1 ? (inputs + units) * frozenKernelsStride : gates * transposedKernelsStride }
     /// A timestep as the gate passes see it.
     var step: lstm_step_shape {
         lstm_step_shape(slots: slots, units: units, gate_stride: columnStride, state_stride: stateStride)
@@ -41,10 +45,12 @@ struct LayerShape {
 ///
 /// Forward, a step's pre-activations W^T x_t + U^T h_{t-1} [4H, B] are summed into one small block
 /// (rows B apart) that stays cached for the step's gate pass. Over a window of several steps both kernels
-/// are transposed once per run, side by side in `kernelsTransposed` ([4H, I] then [4H, H], rows
+/// are transposed once per run, side by side in `kernelCopies` ([4H, I] then [4H, H], rows
 /// `transposedKernelsStride` apart), for the faster NN kernels, and backward reads U through U^T there
-/// too; a one-step window (generate and forecast run those) reads them as they are, [I, 4H] and
-/// [H, 4H]: there the copies cost more than the step's products.
+/// too. A one-step window (generate and forecast run those) reads them as they are, [I, 4H] and
+/// [H, 4H], where a copy per run would cost more than the step's products; a frozen model
+/// (`LSTMModel.freezeKernels`) reads a copy made once, rows `frozenKernelsStride` apart, since rows 4H
+/// apart (a power of two when H is) ran those products at half speed.
 struct LayerProducts {
     /// W^T x_t [4H, B] from the kernel and the step's inputs, a block of X^T [I, T*B].
     let inputProjection: MatrixProduct
@@ -59,14 +65,20 @@ struct LayerProducts {
     let recurrentKernelGradient: MatrixProduct
     /// d(X^T) = W dZ: [I, T*B] from the kernel [I, 4H] and the gate gradients [4H, T*B]; nil when no one needs it.
     let inputGradient: MatrixProduct?
+    /// Whether the forward products read the frozen copy of the kernels (one-step windows only).
+    let readsFrozenCopy: Bool
 
-    /// `inputStride`: the row stride of X^T; `inputGradientStride`: of d(X^T), nil for none.
-    init(_ s: LayerShape, inputStride: Int, inputGradientStride: Int?, path: KernelPath) {
+    /// `inputStride`: the row stride of X^T; `inputGradientStride`: of d(X^T), nil for none; `frozen`: plan a
+    /// one-step window's forward products for the frozen copy.
+    init(_ s: LayerShape, inputStride: Int, inputGradientStride: Int?, path: KernelPath, frozen: Bool = false) {
+        precondition(!frozen || s.window == 1, "only a one-step window reads a frozen copy")
         let G = s.gates, H = s.units, I = s.inputs, columns = s.columns
         let asIs = s.window == 1, transposedStride = s.transposedKernelsStride
-        inputProjection = MatrixProduct(m: G, n: s.slots, k: I, aStride: asIs ? G : transposedStride, transposedA: asIs,
+        let forwardStride = frozen ? s.frozenKernelsStride : asIs ? G : transposedStride
+        readsFrozenCopy = frozen
+        inputProjection = MatrixProduct(m: G, n: s.slots, k: I, aStride: forwardStride, transposedA: asIs,
                                         bStride: inputStride, cStride: s.slots, path: path)
-        recurrent = MatrixProduct(m: G, n: s.slots, k: H, aStride: asIs ? G : transposedStride, transposedA: asIs,
+        recurrent = MatrixProduct(m: G, n: s.slots, k: H, aStride: forwardStride, transposedA: asIs,
                                   bStride: s.stateStride, cStride: s.slots, accumulate: true, path: path)
         hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: asIs ? G : transposedStride, transposedA: !asIs,
                                        bStride: s.columnStride, cStride: s.slots, path: path)
@@ -98,9 +110,11 @@ struct LayerTensors {
 
 /// What one layer keeps from forward for backward, and its backward buffers.
 struct LayerActivations {
-    /// [4H, I + H] both kernels transposed (rows `transposedKernelsStride` apart), refreshed by every forward
-    /// run of more than one step and read again by its backward (LayerProducts).
-    let kernelsTransposed: UnsafeMutablePointer<Float>
+    /// `kernelCopiesSize` floats (LayerProducts): [4H, I + H] both kernels transposed (rows
+    /// `transposedKernelsStride` apart), refreshed by every forward run of more than one step and read again
+    /// by its backward; or for one step [I + H, 4H] the kernels as they are (rows `frozenKernelsStride`
+    /// apart), made when the model is frozen.
+    let kernelCopies: UnsafeMutablePointer<Float>
     /// [4H, T*B] gate activations i, f, g, o.
     let gates: UnsafeMutablePointer<Float>
     /// The products of the step being computed, rows B apart: its pre-activations W^T x_t + U^T h_{t-1}
@@ -129,16 +143,19 @@ func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: LayerInputs, 
                  mask: UnsafePointer<Float>, activations a: LayerActivations, clock: PhaseClock) {
     let B = s.slots, H = s.units, G = s.gates, I = s.inputs
     var inputKernel = UnsafePointer(w.kernel), recurrentKernel = UnsafePointer(w.recurrentKernel)
-    if !products.recurrent.transposedA {
+    if products.readsFrozenCopy {
+        inputKernel = UnsafePointer(a.kernelCopies)
+        recurrentKernel = UnsafePointer(a.kernelCopies + I * s.frozenKernelsStride)
+    } else if !products.recurrent.transposedA {
         clock.measure(\.matmul) {
             let stride = s.transposedKernelsStride
             if case .columns = inputs {
-                transpose(w.kernel, rows: I, columns: G, into: a.kernelsTransposed, targetStride: stride)
+                transpose(w.kernel, rows: I, columns: G, into: a.kernelCopies, targetStride: stride)
             }
-            transpose(w.recurrentKernel, rows: H, columns: G, into: a.kernelsTransposed + I, targetStride: stride)
+            transpose(w.recurrentKernel, rows: H, columns: G, into: a.kernelCopies + I, targetStride: stride)
         }
-        inputKernel = UnsafePointer(a.kernelsTransposed)
-        recurrentKernel = UnsafePointer(a.kernelsTransposed + I)
+        inputKernel = UnsafePointer(a.kernelCopies)
+        recurrentKernel = UnsafePointer(a.kernelCopies + I)
     }
     for t in 0 ..< s.window {
         clock.measure(\.matmul) {
@@ -169,7 +186,7 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
                   gateGradientTransposed: UnsafeMutablePointer<Float>, clock: PhaseClock) {
     let B = s.slots, H = s.units, G = s.gates, I = s.inputs, gateGradient = a.gates
     // U^T as the forward left it, over a window of several steps (LayerProducts).
-    let recurrentKernel = UnsafePointer(products.hiddenGradient.transposedA ? a.kernelsTransposed + I : w.recurrentKernel)
+    let recurrentKernel = UnsafePointer(products.hiddenGradient.transposedA ? a.kernelCopies + I : w.recurrentKernel)
     a.stepProduct.update(repeating: 0, count: H * B)  // nothing flows back into the window's last step
     grads.bias.update(repeating: 0, count: G)
     for t in stride(from: s.window - 1, through: 0, by: -1) {

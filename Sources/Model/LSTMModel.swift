@@ -49,7 +49,10 @@ public final class LSTMModel {
     private let layerWeights: [LayerTensors]
     private let layerGradients: [LayerTensors]
     private let layerActivations: [LayerActivations]
-    private let layerProducts: [LayerProducts]
+    private var layerProducts: [LayerProducts]
+    private let kernelPath: KernelPath
+    /// Set by `freezeKernels`.
+    public private(set) var kernelsFrozen = false
     /// logits = H_top^T W_dense; d(W_dense) = H_top d(logits); d(H_top) = W_dense d(logits)^T.
     private let headForwardProduct: MatrixProduct, denseGradientProduct: MatrixProduct, topGradientProduct: MatrixProduct
     /// [T*B, 4H] scratch: a layer's gate gradients transposed, rows `transposedGateStride` apart.
@@ -104,8 +107,8 @@ public final class LSTMModel {
         let perLayer = G * stride + 3 * stateSize
         // Dropout sites: each layer's inputs, then the head's.
         let dropoutWidths = dropout == nil ? [] : [config.input.width] + Array(repeating: H, count: config.layers)
-        let transposedKernels = shapes.map { G * $0.transposedKernelsStride }
-        let total = G * B + transposedKernels.reduce(0, +) + config.layers * perLayer + config.input.width * stride
+        let kernelCopies = shapes.map(\.kernelCopiesSize)
+        let total = G * B + kernelCopies.reduce(0, +) + config.layers * perLayer + config.input.width * stride
             + embeddingWidth * stride + H * B
             + 2 * columns * K + columns * transposedGateStride + K * stride
             + DropoutMasks.arenaSize(widths: dropoutWidths, stride: stateStride)
@@ -116,11 +119,11 @@ public final class LSTMModel {
             defer { next += count }
             return next
         }
-        // The layers run one at a time: they share the step's block. Each keeps its kernels transposed from
+        // The layers run one at a time: they share the step's block. Each keeps its kernel copies from
         // forward to backward.
         let stepProduct = take(G * B)
-        layerActivations = transposedKernels.map { size in
-            LayerActivations(kernelsTransposed: take(size), gates: take(G * stride), stepProduct: stepProduct,
+        layerActivations = kernelCopies.map { size in
+            LayerActivations(kernelCopies: take(size), gates: take(G * stride), stepProduct: stepProduct,
                              hidden: take(stateSize), cell: take(stateSize), hiddenGradient: take(stateSize))
         }
         firstLayerInputs = take(config.input.width * stride)
@@ -135,10 +138,10 @@ public final class LSTMModel {
         dropoutMasks = dropout.map { DropoutMasks($0, widths: dropoutWidths, slots: B, window: T, stride: stateStride, take: take) }
         precondition(next == arenaBase + total)
 
-        layerProducts = shapes.indices.map { layer in
-            let inputGradientStride = layer > 0 ? stateStride : config.input.isTokens ? stride : nil
-            return LayerProducts(shapes[layer], inputStride: layer == 0 ? stride : stateStride,
-                                 inputGradientStride: inputGradientStride, path: kernels)
+        kernelPath = kernels
+        layerShapes = shapes
+        layerProducts = shapes.indices.map {
+            LSTMModel.planProducts(shapes, layer: $0, tokenInput: config.input.isTokens, path: kernels, frozen: false)
         }
         headForwardProduct = MatrixProduct(m: columns, n: K, k: H, aStride: stateStride, transposedA: true, bStride: K,
                                            cStride: K, path: kernels)
@@ -155,7 +158,6 @@ public final class LSTMModel {
             tokenProjection = nil
         }
 
-        layerShapes = shapes
         let parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
         func tensors(_ base: UnsafeMutablePointer<Float>, layer: Int) -> LayerTensors {
             LayerTensors(kernel: base + layout["lstm_\(layer)/kernel"]!.offset,
@@ -179,6 +181,36 @@ public final class LSTMModel {
         activationArena.deallocate()
     }
 
+    private static func planProducts(_ shapes: [LayerShape], layer: Int, tokenInput: Bool, path: KernelPath,
+                                     frozen: Bool) -> LayerProducts {
+        let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride
+        return LayerProducts(shapes[layer], inputStride: layer == 0 ? stride : stateStride,
+                             inputGradientStride: layer > 0 ? stateStride : tokenInput ? stride : nil, path: path,
+                             frozen: frozen)
+    }
+
+    /// For a one-step model whose parameters are set and will not change (generate, forecast): copies
+    /// both kernels of every layer once, into rows padded as the activations' are, and makes every later
+    /// run read those copies. Read as they are, rows 4H floats apart (a power of two when H is), a
+    /// one-slot step's products ran at half the speed. Later changes to `parameters` are not seen, so a
+    /// frozen model runs forward only.
+    public func freezeKernels() {
+        precondition(window == 1, "only a one-step model reads its kernels as they are")
+        let G = 4 * config.hidden
+        for layer in 0 ..< config.layers {
+            let s = layerShapes[layer], w = layerWeights[layer], copies = layerActivations[layer].kernelCopies
+            for row in 0 ..< s.inputs {
+                (copies + row * s.frozenKernelsStride).update(from: w.kernel + row * G, count: G)
+            }
+            for row in 0 ..< s.units {
+                (copies + (s.inputs + row) * s.frozenKernelsStride).update(from: w.recurrentKernel + row * G, count: G)
+            }
+            layerProducts[layer] = LSTMModel.planProducts(layerShapes, layer: layer, tokenInput: config.input.isTokens,
+                                                          path: kernelPath, frozen: true)
+        }
+        kernelsFrozen = true
+    }
+
     /// Zeroes h and c of one slot in every layer.
     public func resetState(slot: Int) {
         precondition((0 ..< slots).contains(slot))
@@ -198,6 +230,7 @@ public final class LSTMModel {
     /// dropped with that step's masks, in forward and backward alike.
     public func run(_ batch: WindowBatch, backward: Bool, dropoutStep: Int? = nil) -> WindowResult {
         precondition(batch.slots == slots && batch.window == window, "the batch was made for another model shape")
+        precondition(!(backward && kernelsFrozen), "a frozen model runs forward only")
         let mask = UnsafePointer(batch.mask.baseAddress!)
         dropping = dropoutStep != nil && dropoutMasks != nil
         projecting = tokenProjection != nil && !dropping

@@ -4,7 +4,7 @@ import Storage
 extension ModelConfig {
     /// About how many bytes one rank holds to run this model over `slots` x `window` on
     /// `header`'s rows (none without one): parameters, gradients, two optimizer moments and a checkpoint's copy of
-    /// the three; per layer the kernels transposed, the gate activations and
+    /// the three; per layer a copy of the kernels, the gate activations and
     /// the states of every timestep; the token table where the first layer uses one; the batch and its
     /// outputs; two blocks of rows per slot. In Double, so that absurd sizes cannot overflow before
     /// they are refused.
@@ -16,8 +16,8 @@ extension ModelConfig {
         if case .tokens(let vocabulary, let embedding) = input { parameters += Double(vocabulary) * Double(embedding) }
         let perLayer: Double = G * B * T + 3 * H * B * (T + 1)
         let batch: Double = B * T * (2 * I + 4 + 2 * K)
-        let transposedKernels: Double = G * (I + H) + (layers - 1) * G * 2 * H
-        var floats: Double = 7 * parameters + transposedKernels + layers * perLayer + batch
+        let kernelCopies: Double = G * (I + H) + (layers - 1) * G * 2 * H
+        var floats: Double = 7 * parameters + kernelCopies + layers * perLayer + batch
         if case .tokens(let vocabulary, let embedding) = input,
            TokenProjection.pays(vocabulary: vocabulary, slots: slots, window: window) {
             let V = Double(vocabulary)
