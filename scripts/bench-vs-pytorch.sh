@@ -3,9 +3,10 @@
 # 1 x 256, window 64, 32 slots) and large (V 96, E 128, 2 x 512, window 64, 64 slots) training
 # steps of `lstm-bench model` beside the same steps in PyTorch (scripts/bench_pytorch.py: nn.LSTM
 # on its fused CPU kernel, one thread, state detached per window, Adam). Both report the median
-# of several timed windows in thread CPU time, in BENCH_ROUNDS (default 3) alternating rounds;
+# of several timed windows in thread CPU time, in BENCH_ROUNDS (default 5) alternating rounds;
 # each side's best round counts (a neighbour on a shared VM slows one round by 10% and more,
-# and would otherwise land on one side only). Run twice: with the environment as it is, then
+# and would otherwise land on one side only; every round's figures are printed too, so the spread
+# shows). Run twice: with the environment as it is, then
 # with OPENBLAS_CORETYPE=Prescott set on those commands only, which makes OpenBLAS run the SSE3
 # kernels it falls back to on a CPU it does not know: lstm-dist's figure must not drop.
 # Figures go to scripts/bench-results.json under "vs_pytorch", keyed by CPU model and flags.
@@ -29,7 +30,7 @@ compare() {  # LABEL ENV-ASSIGNMENT...: both benchmarks under that environment, 
     local label=$1
     shift
     local rounds=()
-    for _ in $(seq "${BENCH_ROUNDS:-3}"); do
+    for _ in $(seq "${BENCH_ROUNDS:-5}"); do
         rounds+=("$(env "$@" "${pin[@]}" .build/release/lstm-bench model --seconds "$seconds" --json)")
         rounds+=("$(env "$@" "${pin[@]}" "$venv/bin/python" scripts/bench_pytorch.py "$seconds" charlm large)")
     done
@@ -62,6 +63,9 @@ for case in ("charlm", "large"):
     print(f"  {case:6}  lstm-dist {a['tokens_per_s']:9,.0f} tokens/s ({a['fraction_of_peak']:.1%} of the peak; products "
           f"{a['products_share']:.1%}, gate passes {a['gates_share']:.1%})   PyTorch {b['tokens_per_s']:9,.0f} tokens/s"
           f"   ratio {ratio:.2f}x")
+    def each(runs):
+        return ", ".join(f"{run[case]['tokens_per_s']:,.0f}" for run in runs)
+    print(f"          rounds: lstm-dist {each(rounds[0::2])}; PyTorch {each(rounds[1::2])}")
     figures[f"{case}_tokens_per_s"] = round(a["tokens_per_s"])
     figures[f"{case}_pytorch_tokens_per_s"] = round(b["tokens_per_s"])
     figures[f"{case}_ratio"] = round(ratio, 3)
