@@ -52,7 +52,7 @@ public final class LSTMModel {
     private var layerProducts: [LayerProducts]
     private let kernelPath: KernelPath
     /// Set by `freezeKernels`.
-    public private(set) var kernelsFrozen = false
+    private var kernelsFrozen = false
     /// logits = H_top^T W_dense; d(W_dense) = H_top d(logits); d(H_top) = W_dense d(logits)^T.
     private let headForwardProduct: MatrixProduct, denseGradientProduct: MatrixProduct, topGradientProduct: MatrixProduct
     /// [T*B, 4H] scratch: a layer's gate gradients transposed, rows `transposedGateStride` apart.
