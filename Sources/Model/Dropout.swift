@@ -54,7 +54,7 @@ func mix(_ value: UInt64) -> UInt64 {
 /// The masks of one window, made by the model that uses them: per site a [rows, T*B] matrix of
 /// 0 or 1/(1-p) (rows `stride` apart), and, for the sites whose inputs are another layer's state
 /// (layers 1... and the head), a [H, T*B] buffer for the dropped inputs.
-struct DropoutMasks {
+final class DropoutMasks {
     let dropout: Dropout
     let slots: Int, window: Int, stride: Int
     /// Per site: its input width (rows of its mask).
@@ -62,6 +62,8 @@ struct DropoutMasks {
     let masks: [UnsafeMutablePointer<Float>]
     /// Per site: the dropped copy of its inputs, nil for layer 0 (whose inputs are dropped in place).
     let dropped: [UnsafeMutablePointer<Float>?]
+    /// [B] the column keys of the timestep being drawn (`draw`), allocated once here rather than every step.
+    private let columnKeys: UnsafeMutablePointer<UInt64>
 
     /// Carves the buffers out of `take` (the model's activation arena).
     init(_ dropout: Dropout, widths: [Int], slots: Int, window: Int, stride: Int, take: (Int) -> UnsafeMutablePointer<Float>) {
@@ -72,7 +74,10 @@ struct DropoutMasks {
         self.stride = stride
         masks = widths.map { take($0 * stride) }
         dropped = widths.indices.map { $0 == 0 ? nil : take(widths[$0] * stride) }
+        columnKeys = .allocate(capacity: slots)
     }
+
+    deinit { columnKeys.deallocate() }
 
     /// Floats `init` takes for these sites.
     static func arenaSize(widths: [Int], stride: Int) -> Int {
@@ -84,17 +89,15 @@ struct DropoutMasks {
     /// 6% of a charlm step.
     func draw(step: Int) {
         let scale = dropout.scale
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: slots) { columns in
-            for (site, width) in widths.enumerated() {
-                for t in 0 ..< window {
-                    for b in 0 ..< slots {
-                        columns[b] = dropout.columnKey(step: step, site: site, timestep: t,
-                                                       globalSlot: dropout.firstGlobalSlot + b)
-                    }
-                    for unit in 0 ..< width {
-                        let block = masks[site] + unit * stride + t * slots
-                        for b in 0 ..< slots { block[b] = dropout.keeps(column: columns[b], unit: unit) ? scale : 0 }
-                    }
+        for (site, width) in widths.enumerated() {
+            for t in 0 ..< window {
+                for b in 0 ..< slots {
+                    columnKeys[b] = dropout.columnKey(step: step, site: site, timestep: t,
+                                                      globalSlot: dropout.firstGlobalSlot + b)
+                }
+                for unit in 0 ..< width {
+                    let block = masks[site] + unit * stride + t * slots
+                    for b in 0 ..< slots { block[b] = dropout.keeps(column: columnKeys[b], unit: unit) ? scale : 0 }
                 }
             }
         }
