@@ -41,6 +41,44 @@ final class InitializationTests: XCTestCase {
         }
     }
 
+    /// The rows are the Q of the Gaussian draws (QR of the transpose with diag(R) > 0), not merely some
+    /// orthonormal rows: against plain modified Gram-Schmidt, row by row, at one block of
+    /// `orthogonalBlockRows` (16), less than one, and several with a partial last one.
+    func testOrthogonalRowsAreTheGramSchmidtBasisOfTheDraws() {
+        for (rows, columns) in [(1, 4), (5, 20), (16, 64), (37, 148)] {
+            var random = SplitMix64(seed: 3), reference = random
+            var matrix = [Float](repeating: 0, count: rows * columns)
+            matrix.withUnsafeMutableBufferPointer { fillOrthogonalRows($0, rows: rows, columns: columns, random: &random) }
+            var q = (0 ..< (rows * columns + 1) / 2).flatMap { _ in
+                let (a, b) = reference.normalPair()
+                return [a, b]
+            }
+            for i in 0 ..< rows {
+                for j in 0 ..< i {
+                    var dot = 0.0
+                    for k in 0 ..< columns { dot += q[j * columns + k] * q[i * columns + k] }
+                    for k in 0 ..< columns { q[i * columns + k] -= dot * q[j * columns + k] }
+                }
+                var norm = 0.0
+                for k in 0 ..< columns { norm += q[i * columns + k] * q[i * columns + k] }
+                for k in 0 ..< columns { q[i * columns + k] /= norm.squareRoot() }
+            }
+            for k in 0 ..< rows * columns {
+                XCTAssertEqual(Double(matrix[k]), q[k], accuracy: 1e-6, "[\(rows), \(columns)] element \(k)")
+            }
+        }
+    }
+
+    /// Integer terms make every partial sum exact, so any order gives the exact dot product: this checks
+    /// the sixteen lanes and the tail of every length up to 40.
+    func testFixedOrderDotSumsEveryTerm() {
+        for count in 0 ... 40 {
+            let u = (0 ..< count).map { Double($0 % 7) - 3 }, v = (0 ..< count).map { Double($0 * $0 % 11) }
+            let exact = zip(u, v).map { $0 * $1 }.reduce(0, +)
+            XCTAssertEqual(fixedOrderDot(u, v, count: count), exact, "count \(count)")
+        }
+    }
+
     func testBiasesAreZeroWithForgetQuarterOne() {
         let model = LSTMModel(config: config, slots: 1, window: 1)
         model.initialize(seed: 1)
