@@ -176,3 +176,9 @@ func transpose(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, sourceSt
     libxsmm_otrans(transposed, matrix, UInt32(MemoryLayout<Float>.stride), libxsmm_blasint(columns),
                    libxsmm_blasint(rows), libxsmm_blasint(sourceStride ?? columns), libxsmm_blasint(targetStride ?? rows))
 }
+
+/// matrix [rows, columns], rows `columns` apart -> the same rows `targetStride` apart.
+func copyRows(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, into target: UnsafeMutablePointer<Float>,
+              targetStride: Int) {
+    for row in 0 ..< rows { (target + row * targetStride).update(from: matrix + row * columns, count: columns) }
+}

@@ -31,10 +31,14 @@ struct LayerShape {
     /// Row stride of both kernels transposed [4H, I + H]. Padded as well: the kernels as they are, rows 4H
     /// apart (a power of two when H is), ran the products reading them 1.4 to 5 times slower at 8 to 32 slots.
     var transposedKernelsStride: Int { paddedStride(inputs + units) }
-    /// Row stride of a frozen one-step model's copy of both kernels as they are [I + H, 4H] (LayerProducts).
-    var frozenKernelsStride: Int { paddedStride(gates) }
-    /// Floats of a layer's kernel copies: transposed over several steps, as they are for one step.
-    var kernelCopiesSize: Int { window == 1 ? (inputs + units) * frozenKernelsStride : gates * transposedKernelsStride }
+    /// Row stride of the padded copies of kernels as they are: U [H, 4H] for backward over several steps, both
+    /// kernels [I + H, 4H] in a frozen one-step model (LayerProducts).
+    var asStoredKernelsStride: Int { paddedStride(gates) }
+    /// Floats of a layer's kernel copies: over several steps both transposed and U as it is, for one step both as
+    /// they are.
+    var kernelCopiesSize: Int {
+        window == 1 ? (inputs + units) * asStoredKernelsStride : gates * transposedKernelsStride + units * asStoredKernelsStride
+    }
     /// A timestep as the gate passes see it.
     var step: lstm_step_shape {
         lstm_step_shape(slots: slots, units: units, gate_stride: columnStride, state_stride: stateStride)
@@ -46,17 +50,19 @@ struct LayerShape {
 /// Forward, a step's pre-activations W^T x_t + U^T h_{t-1} [4H, B] are summed into one small block
 /// (rows B apart) that stays cached for the step's gate pass. Over a window of several steps both kernels
 /// are transposed once per run, side by side in `kernelCopies` ([4H, I] then [4H, H], rows
-/// `transposedKernelsStride` apart), for the faster NN kernels, and backward reads U through U^T there
-/// too. A one-step window (generate and forecast run those) reads them as they are, [I, 4H] and
-/// [H, 4H], where a copy per run would cost more than the step's products; a frozen model
-/// (`LSTMModel.freezeKernels`) reads a copy made once, rows `frozenKernelsStride` apart, since rows 4H
-/// apart (a power of two when H is) ran those products at half speed.
+/// `transposedKernelsStride` apart), for the faster NN kernels; backward copies U as it is into padded rows
+/// after them (rows `asStoredKernelsStride` apart): read there, large's U dZ_t ran at 87 to 98 GFLOP/s, through
+/// U^T on libxsmm's transposing kernels at 59 to 89, and reading U itself, rows 4H apart (a power of two when H
+/// is), at a fraction of either (docs/platform.md).
+/// A one-step window (generate and forecast run those) reads the kernels as they are, [I, 4H] and [H, 4H],
+/// where a copy per run would cost more than the step's products; a frozen model (`LSTMModel.freezeKernels`)
+/// reads a padded copy of both made once, since rows 4H apart ran those products at half speed.
 struct LayerProducts {
     /// W^T x_t [4H, B] from the kernel and the step's inputs, a block of X^T [I, T*B].
     let inputProjection: MatrixProduct
     /// += U^T h_{t-1} [4H, B] from the recurrent kernel and a state block [H, B].
     let recurrent: MatrixProduct
-    /// U dZ_t [H, B] (rows B apart) from the recurrent kernel (as U^T [4H, H] over several steps) and a
+    /// U dZ_t [H, B] (rows B apart) from the recurrent kernel [H, 4H] (its padded copy over several steps) and a
     /// gate block [4H, B].
     let hiddenGradient: MatrixProduct
     /// dW = X^T dZ^T: [I, 4H] from the inputs and the transposed gate gradients [T*B, 4H].
@@ -74,13 +80,13 @@ struct LayerProducts {
         precondition(!frozen || s.window == 1, "only a one-step window reads a frozen copy")
         let G = s.gates, H = s.units, I = s.inputs, columns = s.columns
         let asIs = s.window == 1, transposedStride = s.transposedKernelsStride
-        let forwardStride = frozen ? s.frozenKernelsStride : asIs ? G : transposedStride
+        let forwardStride = frozen ? s.asStoredKernelsStride : asIs ? G : transposedStride
         readsFrozenCopy = frozen
         inputProjection = MatrixProduct(m: G, n: s.slots, k: I, aStride: forwardStride, transposedA: asIs,
                                         bStride: inputStride, cStride: s.slots, path: path)
         recurrent = MatrixProduct(m: G, n: s.slots, k: H, aStride: forwardStride, transposedA: asIs,
                                   bStride: s.stateStride, cStride: s.slots, accumulate: true, path: path)
-        hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: asIs ? G : transposedStride, transposedA: !asIs,
+        hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: asIs ? G : s.asStoredKernelsStride,
                                        bStride: s.columnStride, cStride: s.slots, path: path)
         kernelGradient = MatrixProduct(m: I, n: G, k: columns, aStride: inputStride, bStride: s.transposedGateStride,
                                        cStride: G, path: path)
@@ -110,10 +116,10 @@ struct LayerTensors {
 
 /// What one layer keeps from forward for backward, and its backward buffers.
 struct LayerActivations {
-    /// `kernelCopiesSize` floats (LayerProducts): [4H, I + H] both kernels transposed (rows
-    /// `transposedKernelsStride` apart), refreshed by every forward run of more than one step and read again
-    /// by its backward; or for one step [I + H, 4H] the kernels as they are (rows `frozenKernelsStride`
-    /// apart), made when the model is frozen.
+    /// `kernelCopiesSize` floats (LayerProducts). Over several steps: [4H, I + H] both kernels transposed (rows
+    /// `transposedKernelsStride` apart), refreshed by every forward run, then [H, 4H] U as it is (rows
+    /// `asStoredKernelsStride` apart), by every backward run. For one step: [I + H, 4H] both kernels as they
+    /// are (rows `asStoredKernelsStride` apart), made when the model is frozen.
     let kernelCopies: UnsafeMutablePointer<Float>
     /// [4H, T*B] gate activations i, f, g, o.
     let gates: UnsafeMutablePointer<Float>
@@ -145,7 +151,7 @@ func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: LayerInputs, 
     var inputKernel = UnsafePointer(w.kernel), recurrentKernel = UnsafePointer(w.recurrentKernel)
     if products.readsFrozenCopy {
         inputKernel = UnsafePointer(a.kernelCopies)
-        recurrentKernel = UnsafePointer(a.kernelCopies + I * s.frozenKernelsStride)
+        recurrentKernel = UnsafePointer(a.kernelCopies + I * s.asStoredKernelsStride)
     } else if !products.recurrent.transposedA {
         clock.measure(\.matmul) {
             let stride = s.transposedKernelsStride
@@ -184,9 +190,14 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
                   grads: LayerTensors, mask: UnsafePointer<Float>, activations a: LayerActivations,
                   cellGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   gateGradientTransposed: UnsafeMutablePointer<Float>, clock: PhaseClock) {
-    let B = s.slots, H = s.units, G = s.gates, I = s.inputs, gateGradient = a.gates
-    // U^T as the forward left it, over a window of several steps (LayerProducts).
-    let recurrentKernel = UnsafePointer(products.hiddenGradient.transposedA ? a.kernelCopies + I : w.recurrentKernel)
+    let B = s.slots, H = s.units, G = s.gates, gateGradient = a.gates
+    // U in padded rows over a window of several steps (LayerProducts).
+    var recurrentKernel = UnsafePointer(w.recurrentKernel)
+    if s.window > 1 {
+        let copy = a.kernelCopies + G * s.transposedKernelsStride
+        clock.measure(\.matmul) { copyRows(w.recurrentKernel, rows: H, columns: G, into: copy, targetStride: s.asStoredKernelsStride) }
+        recurrentKernel = UnsafePointer(copy)
+    }
     a.stepProduct.update(repeating: 0, count: H * B)  // nothing flows back into the window's last step
     grads.bias.update(repeating: 0, count: G)
     for t in stride(from: s.window - 1, through: 0, by: -1) {

@@ -199,12 +199,9 @@ public final class LSTMModel {
         let G = 4 * config.hidden
         for layer in 0 ..< config.layers {
             let s = layerShapes[layer], w = layerWeights[layer], copies = layerActivations[layer].kernelCopies
-            for row in 0 ..< s.inputs {
-                (copies + row * s.frozenKernelsStride).update(from: w.kernel + row * G, count: G)
-            }
-            for row in 0 ..< s.units {
-                (copies + (s.inputs + row) * s.frozenKernelsStride).update(from: w.recurrentKernel + row * G, count: G)
-            }
+            copyRows(w.kernel, rows: s.inputs, columns: G, into: copies, targetStride: s.asStoredKernelsStride)
+            copyRows(w.recurrentKernel, rows: s.units, columns: G, into: copies + s.inputs * s.asStoredKernelsStride,
+                     targetStride: s.asStoredKernelsStride)
             layerProducts[layer] = LSTMModel.planProducts(layerShapes, layer: layer, tokenInput: config.input.isTokens,
                                                           path: kernelPath, frozen: true)
         }
