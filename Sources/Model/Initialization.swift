@@ -82,9 +82,9 @@ extension LSTMModel {
 /// before it are projected out classically (all coefficients from the same block), so a finished row is
 /// read once per block, not once per row; then the block's rows are orthonormalised among themselves
 /// (modified Gram-Schmidt). Row by row, the [1024, 4096] basis of a 1024-unit layer was streamed from
-/// memory once for every row: two such layers took 9 s to initialise. One pass suffices: the rows lose
-/// orthogonality by about eps_double cond^2 (Giraud, Langou, Rozloznik 2005), and a Gaussian [H, 4H]
-/// matrix has cond about 3 (even a square one of 4096 rows, cond ~ 10^4, stays far below float's 6e-8).
+/// memory once for every row: two such layers took about 12 s to initialise. One pass suffices: the rows
+/// lose orthogonality by about eps_double cond^2 (Giraud, Langou, Rozloznik 2005), and a Gaussian
+/// [H, 4H] matrix has cond about 3: some 1e-15, far below the float the weights are kept in.
 func fillOrthogonalRows(_ matrix: UnsafeMutableBufferPointer<Float>, rows: Int, columns: Int,
                         random: inout SplitMix64) {
     precondition(rows <= columns, "orthogonal rows need rows <= columns")
@@ -104,14 +104,19 @@ func fillOrthogonalRows(_ matrix: UnsafeMutableBufferPointer<Float>, rows: Int, 
         }
         for start in stride(from: 0, to: rows, by: blockRows) {
             let block = start ..< min(start + blockRows, rows)
+            func coefficient(_ r: Int, _ finished: Int) -> Int { (r - start) * rows + finished }
             for finished in 0 ..< start {
-                for r in block { coefficients[(r - start) * rows + finished] = fixedOrderDot(row(finished), row(r), count: columns) }
+                for r in block {
+                    coefficients[coefficient(r, finished)] = fixedOrderDot(row(finished), row(r), count: columns)
+                }
             }
             for finished in 0 ..< start {
-                for r in block { subtract(coefficients[(r - start) * rows + finished], times: row(finished), from: row(r)) }
+                for r in block { subtract(coefficients[coefficient(r, finished)], times: row(finished), from: row(r)) }
             }
             for r in block {
-                for earlier in start ..< r { subtract(fixedOrderDot(row(earlier), row(r), count: columns), times: row(earlier), from: row(r)) }
+                for earlier in start ..< r {
+                    subtract(fixedOrderDot(row(earlier), row(r), count: columns), times: row(earlier), from: row(r))
+                }
                 let inverse = 1 / fixedOrderDot(row(r), row(r), count: columns).squareRoot()
                 for k in 0 ..< columns { row(r)[k] *= inverse }
             }

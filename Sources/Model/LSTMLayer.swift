@@ -37,7 +37,8 @@ struct LayerShape {
     /// Floats of a layer's kernel copies: over several steps both transposed and U as it is, for one step both as
     /// they are.
     var kernelCopiesSize: Int {
-        window == 1 ? (inputs + units) * asStoredKernelsStride : gates * transposedKernelsStride + units * asStoredKernelsStride
+        window == 1 ? (inputs + units) * asStoredKernelsStride
+            : gates * transposedKernelsStride + units * asStoredKernelsStride
     }
     /// A timestep as the gate passes see it.
     var step: lstm_step_shape {
@@ -195,7 +196,9 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
     var recurrentKernel = UnsafePointer(w.recurrentKernel)
     if s.window > 1 {
         let copy = a.kernelCopies + G * s.transposedKernelsStride
-        clock.measure(\.matmul) { copyRows(w.recurrentKernel, rows: H, columns: G, into: copy, targetStride: s.asStoredKernelsStride) }
+        clock.measure(\.matmul) {
+            copyRows(w.recurrentKernel, rows: H, columns: G, into: copy, targetStride: s.asStoredKernelsStride)
+        }
         recurrentKernel = UnsafePointer(copy)
     }
     a.stepProduct.update(repeating: 0, count: H * B)  // nothing flows back into the window's last step

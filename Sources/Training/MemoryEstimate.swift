@@ -4,7 +4,7 @@ import Storage
 extension ModelConfig {
     /// About how many bytes one rank holds to run this model over `slots` x `window` on
     /// `header`'s rows (none without one): parameters, gradients, two optimizer moments and a checkpoint's copy of
-    /// the three; per layer a copy of the kernels, the gate activations and
+    /// the three; per layer copies of the kernels, the gate activations and
     /// the states of every timestep; the token table where the first layer uses one; the batch and its
     /// outputs; two blocks of rows per slot. In Double, so that absurd sizes cannot overflow before
     /// they are refused.
