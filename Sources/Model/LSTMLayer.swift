@@ -4,11 +4,12 @@ import CElementwise
 // each. Gate order i, f, c (written g here), o, as Keras.
 //
 // Activations are FEATURE-MAJOR: a [features, T*B] matrix whose column r = t * B + b is slot b at
-// timestep t, so one timestep is a [features, B] block of columns. The per-timestep products then
-// have 4H (or H) rows and B columns, U^T [4H,H] x h [H,B], which OpenBLAS ran 1.5 to 1.7 times
-// faster than the slot-major h [B,H] x U [H,4H] (measured: 86 vs 148 us at B=32, H=256), and the
-// gate passes vectorise across slots, so a mask is a lane select rather than a branch. The products
-// are planned once per layer (LayerProducts) and run on the kernels of Kernels.swift.
+// timestep t, so one timestep is a [features, B] block of columns (the gates, which only their own
+// step's work reads, are kept step by step instead: LayerActivations.gates). The per-timestep
+// products then have 4H (or H) rows and B columns, U^T [4H,H] x h [H,B], which OpenBLAS ran 1.5 to
+// 1.7 times faster than the slot-major h [B,H] x U [H,4H] (measured: 86 vs 148 us at B=32, H=256),
+// and the gate passes vectorise across slots, so a mask is a lane select rather than a branch. The
+// products are planned once per layer (LayerProducts) and run on the kernels of Kernels.swift.
 
 /// Sizes of one layer's window: B slots, T timesteps, I inputs, H units.
 struct LayerShape {
@@ -31,18 +32,18 @@ struct LayerShape {
     /// Row stride of both kernels transposed [4H, I + H]. Padded as well: the kernels as they are, rows 4H
     /// apart (a power of two when H is), ran the products reading them 1.4 to 5 times slower at 8 to 32 slots.
     var transposedKernelsStride: Int { paddedStride(inputs + units) }
-    /// Row stride of the padded copies of kernels as they are: U [H, 4H] for backward over several steps, both
-    /// kernels [I + H, 4H] in a frozen one-step model (LayerProducts).
+    /// Row stride of the padded copy of both kernels as they are [I + H, 4H] (LayerProducts).
     var asStoredKernelsStride: Int { paddedStride(gates) }
-    /// Floats of a layer's kernel copies: over several steps both transposed and U as it is, for one step both as
-    /// they are.
+    /// Floats of a layer's kernel copies: over several steps both transposed and both as they are, for one step
+    /// both as they are.
     var kernelCopiesSize: Int {
-        window == 1 ? (inputs + units) * asStoredKernelsStride
-            : gates * transposedKernelsStride + units * asStoredKernelsStride
+        (window == 1 ? 0 : gates * transposedKernelsStride) + (inputs + units) * asStoredKernelsStride
     }
+    /// Floats of one step's block of the gates [4H, B].
+    var gateBlock: Int { gates * slots }
     /// A timestep as the gate passes see it.
     var step: lstm_step_shape {
-        lstm_step_shape(slots: slots, units: units, gate_stride: columnStride, state_stride: stateStride)
+        lstm_step_shape(slots: slots, units: units, gate_stride: slots, state_stride: stateStride)
     }
 }
 
@@ -51,26 +52,28 @@ struct LayerShape {
 /// Forward, a step's pre-activations W^T x_t + U^T h_{t-1} [4H, B] are summed into one small block
 /// (rows B apart) that stays cached for the step's gate pass. Over a window of several steps both kernels
 /// are transposed once per run, side by side in `kernelCopies` ([4H, I] then [4H, H], rows
-/// `transposedKernelsStride` apart), for the faster NN kernels; backward copies U as it is into padded rows
-/// after them (rows `asStoredKernelsStride` apart): read there, large's U dZ_t ran at 87 to 98 GFLOP/s, through
-/// U^T on libxsmm's transposing kernels at 59 to 89, and reading U itself, rows 4H apart (a power of two when H
-/// is), at a fraction of either (docs/platform.md).
+/// `transposedKernelsStride` apart), for the faster NN kernels. Backward, each step's gate gradients dZ_t
+/// [4H, B] give U dZ_t and W dZ_t while cached, reading both kernels as they are from padded rows after the
+/// transposed ones ([I, 4H] then [H, 4H], rows `asStoredKernelsStride` apart, copied once per run): there
+/// large's U dZ_t ran at 87 to 98 GFLOP/s, through U^T on libxsmm's transposing kernels at 59 to 89, and
+/// reading U itself, rows 4H apart (a power of two when H is), at a fraction of either (docs/platform.md).
 /// A one-step window (generate and forecast run those) reads the kernels as they are, [I, 4H] and [H, 4H],
 /// where a copy per run would cost more than the step's products; a frozen model (`LSTMModel.freezeKernels`)
-/// reads a padded copy of both made once, since rows 4H apart ran those products at half speed.
+/// reads the padded copy of both, made once, since rows 4H apart ran those products at half speed.
 struct LayerProducts {
     /// W^T x_t [4H, B] from the kernel and the step's inputs, a block of X^T [I, T*B].
     let inputProjection: MatrixProduct
     /// += U^T h_{t-1} [4H, B] from the recurrent kernel and a state block [H, B].
     let recurrent: MatrixProduct
     /// U dZ_t [H, B] (rows B apart) from the recurrent kernel [H, 4H] (its padded copy over several steps) and a
-    /// gate block [4H, B].
+    /// step's gate gradients [4H, B] (rows B apart).
     let hiddenGradient: MatrixProduct
     /// dW = X^T dZ^T: [I, 4H] from the inputs and the transposed gate gradients [T*B, 4H].
     let kernelGradient: MatrixProduct
     /// dU = H_{t-1} dZ^T: [H, 4H] from the state blocks 0...T-1 [H, T*B] and the same.
     let recurrentKernelGradient: MatrixProduct
-    /// d(X^T) = W dZ: [I, T*B] from the kernel [I, 4H] and the gate gradients [4H, T*B]; nil when no one needs it.
+    /// W dZ_t, a block [I, B] of d(X^T) [I, T*B], from the kernel [I, 4H] (its padded copy over several steps) and
+    /// a step's gate gradients [4H, B]; nil when no one needs it.
     let inputGradient: MatrixProduct?
     /// Whether the forward products read the frozen copy of the kernels (one-step windows only).
     let readsFrozenCopy: Bool
@@ -80,21 +83,21 @@ struct LayerProducts {
     init(_ s: LayerShape, inputStride: Int, inputGradientStride: Int?, path: KernelPath, frozen: Bool = false) {
         precondition(!frozen || s.window == 1, "only a one-step window reads a frozen copy")
         let G = s.gates, H = s.units, I = s.inputs, columns = s.columns
-        let asIs = s.window == 1, transposedStride = s.transposedKernelsStride
-        let forwardStride = frozen ? s.asStoredKernelsStride : asIs ? G : transposedStride
+        let asIs = s.window == 1, asStoredStride = asIs ? G : s.asStoredKernelsStride
+        let forwardStride = frozen ? s.asStoredKernelsStride : asIs ? G : s.transposedKernelsStride
         readsFrozenCopy = frozen
         inputProjection = MatrixProduct(m: G, n: s.slots, k: I, aStride: forwardStride, transposedA: asIs,
                                         bStride: inputStride, cStride: s.slots, path: path)
         recurrent = MatrixProduct(m: G, n: s.slots, k: H, aStride: forwardStride, transposedA: asIs,
                                   bStride: s.stateStride, cStride: s.slots, accumulate: true, path: path)
-        hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: asIs ? G : s.asStoredKernelsStride,
-                                       bStride: s.columnStride, cStride: s.slots, path: path)
+        hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: asStoredStride, bStride: s.slots,
+                                       cStride: s.slots, path: path)
         kernelGradient = MatrixProduct(m: I, n: G, k: columns, aStride: inputStride, bStride: s.transposedGateStride,
                                        cStride: G, path: path)
         recurrentKernelGradient = MatrixProduct(m: H, n: G, k: columns, aStride: s.stateStride,
                                                 bStride: s.transposedGateStride, cStride: G, path: path)
         inputGradient = inputGradientStride.map {
-            MatrixProduct(m: I, n: columns, k: G, aStride: G, bStride: s.columnStride, cStride: $0, path: path)
+            MatrixProduct(m: I, n: s.slots, k: G, aStride: asStoredStride, bStride: s.slots, cStride: $0, path: path)
         }
     }
 }
@@ -118,11 +121,13 @@ struct LayerTensors {
 /// What one layer keeps from forward for backward, and its backward buffers.
 struct LayerActivations {
     /// `kernelCopiesSize` floats (LayerProducts). Over several steps: [4H, I + H] both kernels transposed (rows
-    /// `transposedKernelsStride` apart), refreshed by every forward run, then [H, 4H] U as it is (rows
-    /// `asStoredKernelsStride` apart), by every backward run. For one step: [I + H, 4H] both kernels as they
-    /// are (rows `asStoredKernelsStride` apart), made when the model is frozen.
+    /// `transposedKernelsStride` apart), refreshed by every forward run. Then [I + H, 4H] both kernels as they are
+    /// (rows `asStoredKernelsStride` apart): over several steps refreshed by every backward run, for one step
+    /// made when the model is frozen.
     let kernelCopies: UnsafeMutablePointer<Float>
-    /// [4H, T*B] gate activations i, f, g, o.
+    /// Gate activations i, f, g, o, STEP-MAJOR: step t's [4H, B] is one block (`gateBlock` floats, rows B apart),
+    /// so a step's gate pass, its backward products and its transpose walk one contiguous block; rows of a
+    /// [4H, T*B] matrix lie 16 KB and more apart, which the hardware prefetchers do not follow.
     let gates: UnsafeMutablePointer<Float>
     /// The products of the step being computed, rows B apart: its pre-activations W^T x_t + U^T h_{t-1}
     /// [4H, B] forward, U dZ_t [H, B] backward. Not written into the step's block of `gates` or
@@ -173,8 +178,8 @@ func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: LayerInputs, 
             products.recurrent(recurrentKernel, a.hidden + t * B, into: a.stepProduct)
         }
         clock.measure(\.gates) {
-            lstm_gates_forward(KernelPath.elementwiseISA, s.step, a.stepProduct, w.bias, mask + t * B, a.gates + t * B,
-                               a.cell + t * B, a.hidden + t * B)
+            lstm_gates_forward(KernelPath.elementwiseISA, s.step, a.stepProduct, w.bias, mask + t * B,
+                               a.gates + t * s.gateBlock, a.cell + t * B, a.hidden + t * B)
         }
     }
 }
@@ -186,35 +191,42 @@ func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: LayerInputs, 
 /// products plan one, and gateGradientTransposed = dZ^T [T*B, 4H] (row stride s.transposedGateStride), from
 /// which a TokenProjection takes the kernel's gradient when `inputs` is nil.
 /// a.gates is overwritten, step by step, with d/d(pre-activations): each step's activations are dead once
-/// its gradient is known, and writing over them saves a [4H, T*B] buffer and its memory traffic.
+/// its gradient is known, and writing over them saves a buffer as large and its memory traffic.
 func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointer<Float>?, weights w: LayerTensors,
                   grads: LayerTensors, mask: UnsafePointer<Float>, activations a: LayerActivations,
                   cellGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   gateGradientTransposed: UnsafeMutablePointer<Float>, clock: PhaseClock) {
-    let B = s.slots, H = s.units, G = s.gates, gateGradient = a.gates
-    // U in padded rows over a window of several steps (LayerProducts).
-    var recurrentKernel = UnsafePointer(w.recurrentKernel)
+    let B = s.slots, H = s.units, G = s.gates, I = s.inputs
+    let inputGradientProduct = inputGradient == nil ? nil : products.inputGradient
+    // The kernels as they are, in padded rows over a window of several steps (LayerProducts).
+    var inputKernel = UnsafePointer(w.kernel), recurrentKernel = UnsafePointer(w.recurrentKernel)
     if s.window > 1 {
-        let copy = a.kernelCopies + G * s.transposedKernelsStride
+        let copies = a.kernelCopies + G * s.transposedKernelsStride, stride = s.asStoredKernelsStride
         clock.measure(\.matmul) {
-            copyRows(w.recurrentKernel, rows: H, columns: G, into: copy, targetStride: s.asStoredKernelsStride)
+            if inputGradientProduct != nil {
+                copyRows(w.kernel, rows: I, columns: G, into: copies, targetStride: stride)
+            }
+            copyRows(w.recurrentKernel, rows: H, columns: G, into: copies + I * stride, targetStride: stride)
         }
-        recurrentKernel = UnsafePointer(copy)
+        inputKernel = UnsafePointer(copies)
+        recurrentKernel = UnsafePointer(copies + I * stride)
     }
     a.stepProduct.update(repeating: 0, count: H * B)  // nothing flows back into the window's last step
     grads.bias.update(repeating: 0, count: G)
     for t in stride(from: s.window - 1, through: 0, by: -1) {
-        let step = gateGradient + t * B
+        let step = a.gates + t * s.gateBlock
         clock.measure(\.gates) {  // the bias gradient sums the step's gate gradients while they are cached
             lstm_gates_backward(KernelPath.elementwiseISA, s.step, a.stepProduct, mask + t * B, step, a.cell + t * B,
                                 a.hiddenGradient + t * B, cellGradient, grads.bias)
         }
-        clock.measure(\.matmul) {
+        clock.measure(\.matmul) {  // while the step's gate gradients are cached
             products.hiddenGradient(recurrentKernel, step, into: a.stepProduct)
-            // dZ^T's rows of this step, while the step's block is cached (the weight gradients read dZ^T).
+            if let inputGradient, let inputGradientProduct {
+                inputGradientProduct(inputKernel, step, into: inputGradient + t * B)
+            }
+            // dZ^T's rows of this step, for the weight gradients.
             let stride = s.transposedGateStride
-            transpose(step, rows: G, columns: B, sourceStride: s.columnStride,
-                      into: gateGradientTransposed + t * B * stride, targetStride: stride)
+            transpose(step, rows: G, columns: B, into: gateGradientTransposed + t * B * stride, targetStride: stride)
         }
     }
     for j in 0 ..< H {
@@ -222,10 +234,9 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
         for b in 0 ..< B { incoming[b] += product[b] }
     }
     clock.measure(\.matmul) {
-        // dW = X^T dZ^T, dU = H_{t-1} dZ^T over the whole window (the kernels read B row by row); d(X^T) = W dZ.
+        // dW = X^T dZ^T, dU = H_{t-1} dZ^T over the whole window (the kernels read B row by row).
         if let inputs { products.kernelGradient(inputs, gateGradientTransposed, into: grads.kernel) }
         products.recurrentKernelGradient(a.hidden, gateGradientTransposed, into: grads.recurrentKernel)
-        if let inputGradient, let product = products.inputGradient { product(w.kernel, gateGradient, into: inputGradient) }
     }
 }
 

@@ -104,7 +104,7 @@ public final class LSTMModel {
         }
         let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride, stateSize = H * stateStride
         let transposedGateStride = shapes[0].transposedGateStride
-        let perLayer = G * stride + 3 * stateSize
+        let perLayer = G * columns + 3 * stateSize
         // Dropout sites: each layer's inputs, then the head's.
         let dropoutWidths = dropout == nil ? [] : [config.input.width] + Array(repeating: H, count: config.layers)
         let kernelCopies = shapes.map(\.kernelCopiesSize)
@@ -123,7 +123,7 @@ public final class LSTMModel {
         // forward to backward.
         let stepProduct = take(G * B)
         layerActivations = kernelCopies.map { size in
-            LayerActivations(kernelCopies: take(size), gates: take(G * stride), stepProduct: stepProduct,
+            LayerActivations(kernelCopies: take(size), gates: take(G * columns), stepProduct: stepProduct,
                              hidden: take(stateSize), cell: take(stateSize), hiddenGradient: take(stateSize))
         }
         firstLayerInputs = take(config.input.width * stride)

@@ -6,13 +6,14 @@
 // LSTM_DIST_KERNELS forces either on any CPU that runs it). Both builds do the same operations in
 // the same order, fused multiply-adds only where written, so they give the same bits.
 //
-// Matrices are row-major with the row strides given; a step's block is B consecutive floats of a
-// row (LSTMLayer.swift describes the layout).
+// Matrices are row-major with the row strides given: the model's gates are one block [4H, B] per
+// step (rows B apart), its states B consecutive floats of each row of [H, (T+1)*B] (LSTMLayer.swift
+// describes the layout).
 
 typedef enum { LSTM_ISA_AVX2 = 0, LSTM_ISA_AVX512 = 1 } lstm_isa;
 
-/// One layer's timestep: B slots and H units, the row strides of the gates [4H, T*B] and of the
-/// states [H, (T+1)*B].
+/// One layer's timestep: B slots and H units, the row strides of the step's gates [4H, B] and of
+/// the states [H, (T+1)*B].
 typedef struct {
     long slots, units, gate_stride, state_stride;
 } lstm_step_shape;
