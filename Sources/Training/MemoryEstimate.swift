@@ -16,7 +16,7 @@ extension ModelConfig {
         if case .tokens(let vocabulary, let embedding) = input { parameters += Double(vocabulary) * Double(embedding) }
         let perLayer: Double = G * B * T + 3 * H * B * (T + 1)
         let batch: Double = B * T * (2 * I + 4 + 2 * K)
-        let kernelCopies: Double = G * (I + H) + (layers - 1) * G * 2 * H + layers * H * G
+        let kernelCopies: Double = 2 * (G * (I + H) + (layers - 1) * G * 2 * H)  // transposed, and as they are
         var floats: Double = 7 * parameters + kernelCopies + layers * perLayer + batch
         if case .tokens(let vocabulary, let embedding) = input,
            TokenProjection.pays(vocabulary: vocabulary, slots: slots, window: window) {
