@@ -34,11 +34,10 @@ struct LayerShape {
     var transposedKernelsStride: Int { paddedStride(inputs + units) }
     /// Row stride of the padded copy of both kernels as they are [I + H, 4H] (LayerProducts).
     var asStoredKernelsStride: Int { paddedStride(gates) }
-    /// Floats of a layer's kernel copies: over several steps both transposed and both as they are, for one step
-    /// both as they are.
-    var kernelCopiesSize: Int {
-        (window == 1 ? 0 : gates * transposedKernelsStride) + (inputs + units) * asStoredKernelsStride
-    }
+    /// Where in a layer's kernel copies both kernels as they are begin: after both transposed over several steps.
+    var asStoredKernelsOffset: Int { window == 1 ? 0 : gates * transposedKernelsStride }
+    /// Floats of a layer's kernel copies.
+    var kernelCopiesSize: Int { asStoredKernelsOffset + (inputs + units) * asStoredKernelsStride }
     /// Floats of one step's block of the gates [4H, B].
     var gateBlock: Int { gates * slots }
     /// A timestep as the gate passes see it.
@@ -156,8 +155,7 @@ func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: LayerInputs, 
     let B = s.slots, H = s.units, G = s.gates, I = s.inputs
     var inputKernel = UnsafePointer(w.kernel), recurrentKernel = UnsafePointer(w.recurrentKernel)
     if products.readsFrozenCopy {
-        inputKernel = UnsafePointer(a.kernelCopies)
-        recurrentKernel = UnsafePointer(a.kernelCopies + I * s.asStoredKernelsStride)
+        (inputKernel, recurrentKernel) = asStoredKernels(s, in: a.kernelCopies)
     } else if !products.recurrent.transposedA {
         clock.measure(\.matmul) {
             let stride = s.transposedKernelsStride
@@ -196,20 +194,15 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
                   grads: LayerTensors, mask: UnsafePointer<Float>, activations a: LayerActivations,
                   cellGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
                   gateGradientTransposed: UnsafeMutablePointer<Float>, clock: PhaseClock) {
-    let B = s.slots, H = s.units, G = s.gates, I = s.inputs
+    let B = s.slots, H = s.units, G = s.gates
     let inputGradientProduct = inputGradient == nil ? nil : products.inputGradient
     // The kernels as they are, in padded rows over a window of several steps (LayerProducts).
     var inputKernel = UnsafePointer(w.kernel), recurrentKernel = UnsafePointer(w.recurrentKernel)
     if s.window > 1 {
-        let copies = a.kernelCopies + G * s.transposedKernelsStride, stride = s.asStoredKernelsStride
         clock.measure(\.matmul) {
-            if inputGradientProduct != nil {
-                copyRows(w.kernel, rows: I, columns: G, into: copies, targetStride: stride)
-            }
-            copyRows(w.recurrentKernel, rows: H, columns: G, into: copies + I * stride, targetStride: stride)
+            copyKernelsAsStored(s, w, into: a.kernelCopies, includingInputKernel: inputGradientProduct != nil)
         }
-        inputKernel = UnsafePointer(copies)
-        recurrentKernel = UnsafePointer(copies + I * stride)
+        (inputKernel, recurrentKernel) = asStoredKernels(s, in: a.kernelCopies)
     }
     a.stepProduct.update(repeating: 0, count: H * B)  // nothing flows back into the window's last step
     grads.bias.update(repeating: 0, count: G)
@@ -238,6 +231,21 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
         if let inputs { products.kernelGradient(inputs, gateGradientTransposed, into: grads.kernel) }
         products.recurrentKernelGradient(a.hidden, gateGradientTransposed, into: grads.recurrentKernel)
     }
+}
+
+/// Both kernels as they are in a layer's kernel copies (LayerActivations.kernelCopies): [I, 4H] and [H, 4H].
+func asStoredKernels(_ s: LayerShape, in copies: UnsafeMutablePointer<Float>)
+    -> (input: UnsafePointer<Float>, recurrent: UnsafePointer<Float>) {
+    let input = copies + s.asStoredKernelsOffset
+    return (UnsafePointer(input), UnsafePointer(input + s.inputs * s.asStoredKernelsStride))
+}
+
+/// Copies U, and W with `includingInputKernel`, into their padded rows in a layer's kernel copies.
+func copyKernelsAsStored(_ s: LayerShape, _ w: LayerTensors, into copies: UnsafeMutablePointer<Float>,
+                         includingInputKernel: Bool) {
+    let input = copies + s.asStoredKernelsOffset, stride = s.asStoredKernelsStride
+    if includingInputKernel { copyRows(w.kernel, rows: s.inputs, columns: s.gates, into: input, targetStride: stride) }
+    copyRows(w.recurrentKernel, rows: s.units, columns: s.gates, into: input + s.inputs * stride, targetStride: stride)
 }
 
 /// Zeroes block 0 (columns 0 ..< `columns`) of a [rows, stride] state matrix.

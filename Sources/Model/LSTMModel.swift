@@ -196,12 +196,9 @@ public final class LSTMModel {
     /// frozen model runs forward only.
     public func freezeKernels() {
         precondition(window == 1, "only a one-step model reads its kernels as they are")
-        let G = 4 * config.hidden
         for layer in 0 ..< config.layers {
-            let s = layerShapes[layer], w = layerWeights[layer], copies = layerActivations[layer].kernelCopies
-            copyRows(w.kernel, rows: s.inputs, columns: G, into: copies, targetStride: s.asStoredKernelsStride)
-            copyRows(w.recurrentKernel, rows: s.units, columns: G, into: copies + s.inputs * s.asStoredKernelsStride,
-                     targetStride: s.asStoredKernelsStride)
+            copyKernelsAsStored(layerShapes[layer], layerWeights[layer], into: layerActivations[layer].kernelCopies,
+                                includingInputKernel: true)
             layerProducts[layer] = LSTMModel.planProducts(layerShapes, layer: layer, tokenInput: config.input.isTokens,
                                                           path: kernelPath, frozen: true)
         }
