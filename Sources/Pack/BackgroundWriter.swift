@@ -10,14 +10,24 @@ final class BackgroundWriter: @unchecked Sendable {
     private var closed = false
     private var failure: Error?
     private let depth = 2
-    private let done = DispatchSemaphore(value: 0)
+    private var thread = pthread_t()
 
-    init(_ writer: DatasetWriter) {
+    /// The thread holds this object (and so the writer and its HDF5 file) while it runs; `stop()`
+    /// joins it, so the caller's release is the last and the file closes on the caller's thread,
+    /// before the output is renamed into place. (A thread that only signalled it was done could
+    /// still hold it then: the file then closed after the rename, or not at all when the process
+    /// ended first, leaving it flagged as open for write.)
+    init(_ writer: DatasetWriter) throws {
         self.writer = writer
-        // Unowned: the caller keeps this object alive until `stop()` returns, and the thread's
-        // last touch is `done.signal()`, so the HDF5 objects are released on the caller's thread.
-        let thread = Thread { [unowned self] in run() }
-        thread.start()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let status = pthread_create(&thread, nil, { context in
+            Unmanaged<BackgroundWriter>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }, context)
+        guard status == 0 else {
+            Unmanaged<BackgroundWriter>.fromOpaque(context).release()
+            throw PackError("cannot start the writing thread: \(String(cString: strerror(status)))")
+        }
     }
 
     /// Queues a block; waits while the queue is full. Throws the writer's error, if it failed.
@@ -44,7 +54,7 @@ final class BackgroundWriter: @unchecked Sendable {
         closed = true
         condition.broadcast()
         condition.unlock()
-        if !wasClosed { done.wait() }
+        if !wasClosed { pthread_join(thread, nil) }
     }
 
     private func run() {
@@ -71,6 +81,5 @@ final class BackgroundWriter: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-        done.signal()
     }
 }

@@ -31,7 +31,7 @@ public enum Packer {
             ?? (survey.fixedClasses != nil ? "one class per character" : "override with --task, --num-classes")
         try AtomicOutput.write(to: options.output, force: options.force) { temporary in
             let writer = try DatasetWriter(path: temporary, header: header, compression: options.compression)
-            let background = BackgroundWriter(writer)
+            let background = try BackgroundWriter(writer)
             defer { background.stop() }
             let rows = RowAssembler(header: header, rawLengths: survey.rawLengths,
                                     truncating: options.truncating ?? .pre, padValue: options.value,
