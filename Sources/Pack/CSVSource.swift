@@ -179,13 +179,13 @@ struct CSVSource: SequenceSource {
             }
             guard !targets.isEmpty else { return }
             if header.task.isClassification {
-                rows.setClass(try header.classID(targets[0], at: line.at("column '\(columns[targetColumns[0]])'")), at: position)
+                rows.setStepClass(try header.classID(targets[0], at: line.at("column '\(columns[targetColumns[0]])'")), at: position)
             } else {
                 for index in targets.indices {
                     let value = targets[index].value
                     targetValues[index] = Float(normalization?.normalizedTarget(value, column: index) ?? value)
                 }
-                targetValues.withUnsafeBufferPointer { rows.setValues($0, at: position) }
+                targetValues.withUnsafeBufferPointer { rows.setStepValues($0, at: position) }
             }
         }
     }
@@ -193,10 +193,10 @@ struct CSVSource: SequenceSource {
     /// Sets the row's label, from the first line of its sequence.
     private func setLabel(_ rows: RowAssembler, _ header: DatasetHeader, _ label: Number, _ line: Location) throws {
         if header.task.isClassification {
-            rows.setClass(try header.classID(label, at: line.at("column '\(columns[labelColumn!])'")))
+            rows.setRowClass(try header.classID(label, at: line.at("column '\(columns[labelColumn!])'")))
         } else {
             let value = header.normalization?.normalizedTarget(label.value, column: 0) ?? label.value
-            [Float(value)].withUnsafeBufferPointer { rows.setValues($0) }
+            [Float(value)].withUnsafeBufferPointer { rows.setRowValues($0) }
         }
     }
 

@@ -65,19 +65,33 @@ struct JSONLinesSource: SequenceSource {
             for (index, number) in numbers.enumerated() { values[index] = Float(normalized(number.value, index)) }
             values.withUnsafeBufferPointer { store(UnsafeBufferPointer(rebasing: $0[0..<expected])) }
         }
-        func setTarget(_ numbers: [Number], _ field: String, _ line: Location, at position: Int?) throws {
+        /// Where a checked target goes: the row's, a kept timestep's, or nowhere (a timestep
+        /// that truncation drops is still checked, as its inputs are).
+        enum Destination { case row, step(Int), dropped }
+        func setTarget(_ numbers: [Number], _ field: String, _ line: Location, into destination: Destination) throws {
             if header.task.isClassification {
                 guard numbers.count == 1 else { throw line.at("field \(field)").error("\(numbers.count) values; a class target is one number") }
-                rows.setClass(try header.classID(numbers[0], at: line.at("field \(field)")), at: position)
+                let id = try header.classID(numbers[0], at: line.at("field \(field)"))
+                switch destination {
+                case .row: rows.setRowClass(id)
+                case .step(let position): rows.setStepClass(id, at: position)
+                case .dropped: break
+                }
             } else {
                 try set(numbers, field, line, expected: header.targetWidth,
-                        normalized: { normalization?.normalizedTarget($0, column: $1) ?? $0 }) { rows.setValues($0, at: position) }
+                        normalized: { normalization?.normalizedTarget($0, column: $1) ?? $0 }) { values in
+                    switch destination {
+                    case .row: rows.setRowValues(values)
+                    case .step(let position): rows.setStepValues(values, at: position)
+                    case .dropped: break
+                    }
+                }
             }
         }
         try forEachRecord { record, line in
             try rows.beginRow()
             let stepTargets = header.targetKind == .step ? try record.y.perStep(count: record.steps.count, line) : nil
-            if header.targetKind == .row { try setTarget(try record.y.perRow(line), "y", line, at: nil) }
+            if header.targetKind == .row { try setTarget(try record.y.perRow(line), "y", line, into: .row) }
             for (step, inputs) in record.steps.enumerated() {
                 let position = rows.nextStep()
                 if header.inputKind == .tokens {
@@ -90,7 +104,7 @@ struct JSONLinesSource: SequenceSource {
                     try set(inputs, "x[\(step)]", line, expected: header.features,
                             normalized: { normalization?.normalizedInput($0, feature: $1) ?? $0 }) { if let position { rows.setFeatures(at: position, $0) } }
                 }
-                if let stepTargets { try setTarget(stepTargets[step], "y[\(step)]", line, at: position) }
+                if let stepTargets { try setTarget(stepTargets[step], "y[\(step)]", line, into: position.map { .step($0) } ?? .dropped) }
             }
         }
     }

@@ -67,14 +67,27 @@ final class RowAssembler {
         block.tokens[rowInBlock * header.length + position] = token
     }
 
-    /// Sets the class of the row (per-row targets, `position` nil) or of one timestep.
-    func setClass(_ id: Int32, at position: Int? = nil) {
-        block.classTargets[rowInBlock * (position == nil ? 1 : header.length) + (position ?? 0)] = id
+    /// Sets the row's class (per-row targets).
+    func setRowClass(_ id: Int32) {
+        block.classTargets[rowInBlock] = id
     }
 
-    /// Sets the K target values of the row (per-row targets, `position` nil) or of one timestep.
-    func setValues(_ values: UnsafeBufferPointer<Float>, at position: Int? = nil) {
-        let start = (rowInBlock * (position == nil ? 1 : header.length) + (position ?? 0)) * header.targetWidth
+    /// Sets the class of the timestep at `position` (per-timestep targets).
+    func setStepClass(_ id: Int32, at position: Int) {
+        block.classTargets[rowInBlock * header.length + position] = id
+    }
+
+    /// Sets the row's K target values (per-row targets).
+    func setRowValues(_ values: UnsafeBufferPointer<Float>) {
+        setValues(values, startingAt: rowInBlock * header.targetWidth)
+    }
+
+    /// Sets the K target values of the timestep at `position` (per-timestep targets).
+    func setStepValues(_ values: UnsafeBufferPointer<Float>, at position: Int) {
+        setValues(values, startingAt: (rowInBlock * header.length + position) * header.targetWidth)
+    }
+
+    private func setValues(_ values: UnsafeBufferPointer<Float>, startingAt start: Int) {
         block.valueTargets.withUnsafeMutableBufferPointer { targets in
             _ = UnsafeMutableBufferPointer(rebasing: targets[start..<(start + values.count)]).initialize(from: values)
         }

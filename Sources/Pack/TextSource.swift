@@ -62,7 +62,7 @@ struct TextSource: SequenceSource {
             stepsInRow += 1
             if let position = rows.nextStep() {
                 rows.setToken(at: position, input)
-                rows.setClass(id, at: position)
+                rows.setStepClass(id, at: position)
             }
         }
     }

@@ -167,6 +167,19 @@ final class PackFormatTests: XCTestCase {
         XCTAssertEqual(try packed(.post, .post), [1.5, 2, 5.5, -1])
     }
 
+
+    func testMaxlenTruncatesPerTimestepTargetsWithTheirOwnRowOnly() throws {
+        // A dropped timestep's target once landed in another row's per-row slot.
+        let lines = "{\"x\": [1, 2, 3, 4], \"y\": [10.5, 20, 30, 40]}\n{\"x\": [5], \"y\": [50.5]}\n" +
+            "{\"x\": [6, 7, 8], \"y\": [[60.5], [70], [80]]}\n"
+        func packed(_ truncating: Padding, _ padding: Padding) throws -> [Float] {
+            try PackBench().pack("t.jsonl", lines) {
+                $0.maxlen = 2; $0.truncating = truncating; $0.padding = padding; $0.inputs = .features; $0.targetKind = .step
+            }.0.readRows(0..<3).valueTargets
+        }
+        XCTAssertEqual(try packed(.pre, .pre), [30, 40, 0, 50.5, 70, 80])
+        XCTAssertEqual(try packed(.post, .post), [10.5, 20, 50.5, 0, 60.5, 70])
+    }
     func testLikeReusesTheTrainingVocabularyAndTask() throws {
         let bench = try PackBench()
         try bench.pack("train.txt", "abcd")
