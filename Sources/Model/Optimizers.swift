@@ -21,7 +21,8 @@ public final class AdamOptimizer: Optimizer {
     public var iterations = 0
     public let m: UnsafeMutableBufferPointer<Float>
     public let v: UnsafeMutableBufferPointer<Float>
-    public var state: [(name: String, buffer: UnsafeMutableBufferPointer<Float>)] { [("m", m), ("v", v)] }
+    public static let stateNames = ["m", "v"]
+    public var state: [(name: String, buffer: UnsafeMutableBufferPointer<Float>)] { zip(Self.stateNames, [m, v]).map { ($0, $1) } }
 
     public init(count: Int, learningRate: Float = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Float = 1e-7) {
         self.learningRate = learningRate
@@ -88,8 +89,10 @@ public final class SGDOptimizer: Optimizer {
     public let momentum: Float
     public var iterations = 0
     public let velocity: UnsafeMutableBufferPointer<Float>
+    /// Without momentum the velocity stays zero, and a checkpoint holds no optimizer state.
+    public static func stateNames(momentum: Float) -> [String] { momentum == 0 ? [] : ["velocity"] }
     public var state: [(name: String, buffer: UnsafeMutableBufferPointer<Float>)] {
-        momentum == 0 ? [] : [("velocity", velocity)]
+        Self.stateNames(momentum: momentum).map { ($0, velocity) }
     }
 
     public init(count: Int, learningRate: Float = 0.01, momentum: Float = 0) {

@@ -36,7 +36,7 @@ public final class CheckpointModel {
     let evaluation: Evaluation
 
     private struct Decision: Codable {
-        var config: TrainingConfig
+        var plan: TrainingPlan
         var globalSlots: Int
     }
 
@@ -45,36 +45,31 @@ public final class CheckpointModel {
     public init(checkpoint path: String, dataset: String, comm: Communicator) throws {
         let reader = try DatasetReader(path: dataset)
         header = reader.header
+        // Forward outputs do not depend on the window (state carries from window to window within
+        // a row), so rows shorter than the training window are read in one window.
+        func window(_ plan: TrainingPlan) -> Int { plan.recipe.window(forRowLength: reader.header.length) }
         var checkpoint: Checkpoint?
         let decision = try comm.decidedByRoot {
             var decision: Decision?
             checkpoint = try Checkpoint(path: path) { declared, shapes in
-                try DataSignature(declared, shapes: shapes, path).check(reader.header, path: dataset)
-                let config = try declared.config(path)
-                let globalSlots = try declared.globalSlots(path)
-                let modelConfig = config.modelConfig(for: reader.header)
-                let slotsHere = try TrainingConfig.slotsPerRank(sharing: globalSlots, ranks: comm.size)
-                let window = min(config.shape.window!, reader.header.length)
-                try modelConfig.checkMemory(slots: slotsHere, window: window, header: reader.header,
-                                            "\(path): its configuration (\(modelConfig.sizes(slots: slotsHere, window: window, flags: false)))")
-                try checkShapes(shapes, ["model"], of: ParameterLayout(modelConfig), path)
-                decision = Decision(config: config, globalSlots: globalSlots)
+                let record = try CheckpointRecord(declared, shapes: shapes, path)
+                try record.data.check(reader.header, path: dataset)
+                let slotsHere = try TrainingPlan.slotsPerRank(sharing: record.globalSlots, ranks: comm.size)
+                _ = try record.network(shapes: shapes, path: path, slots: slotsHere, window: window(record.plan), header: reader.header)
+                decision = Decision(plan: record.plan, globalSlots: record.globalSlots)
             }
             return decision!
         }
         self.comm = comm
         globalSlots = decision.globalSlots
-        trainingReset = decision.config.shape.reset!
+        trainingReset = decision.plan.recipe.reset
         metricKind = MetricKind(header)
 
         let slotsPerRank = globalSlots / comm.size
-        // Forward outputs do not depend on the window (state carries from window to window within
-        // a row), so rows shorter than the training window are read in one window.
-        let window = min(decision.config.shape.window!, header.length)
-        let modelConfig = decision.config.modelConfig(for: header)
-        let model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: window)
+        let modelConfig = decision.plan.modelConfig(for: DataSignature(header))
+        let model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: window(decision.plan))
         try Checkpoint.broadcast("model", of: checkpoint, into: model.parameters, layout: model.layout, comm: comm)
-        evaluation = Evaluation(model: model, batch: WindowBatch(config: modelConfig, slots: slotsPerRank, window: window),
+        evaluation = Evaluation(model: model, batch: WindowBatch(config: modelConfig, slots: slotsPerRank, window: window(decision.plan)),
                                 reader: reader, globalSlots: globalSlots, comm: comm)
     }
 

@@ -68,7 +68,9 @@ struct DataSignature {
     /// nil when unknown (h5py-made data, older checkpoints): then it is not compared.
     var targetOrigin: TargetOrigin?
     var normalization: Normalization?
+}
 
+extension DataSignature {
     init(_ header: DatasetHeader) {
         inputKind = header.inputKind
         features = header.features
@@ -80,22 +82,6 @@ struct DataSignature {
         targetWidth = header.targetWidth
         targetOrigin = header.targetOrigin
         normalization = header.normalization
-    }
-
-    /// From the attributes, vocabulary and output layer that a checkpoint records (docs/checkpoints.md),
-    /// before its tensors are read: `shapes` are their declared shapes.
-    init(_ checkpoint: Checkpoint, shapes: [String: [Int]], _ path: String) throws {
-        vocabSize = checkpoint.attributes["vocab_size"] == nil ? 0 : try checkpoint.int("vocab_size", path)
-        inputKind = vocabSize > 0 ? .tokens : .features
-        features = inputKind == .features ? try checkpoint.int("features", path) : 0
-        vocab = checkpoint.vocab
-        task = try checkpoint.enumeration("task", path)
-        numClasses = task.isClassification ? try checkpoint.int("num_classes", path) : 0
-        targetKind = try checkpoint.enumeration("target_kind", path)
-        guard let outputs = shapes["model/dense/bias"], outputs.count == 1 else { throw TrainingError("\(path): model/dense/bias is missing or not a vector") }
-        targetWidth = outputs[0]
-        targetOrigin = checkpoint.targetOrigin
-        normalization = checkpoint.normalization
     }
 
     /// Refuses a dataset this model cannot read or score the way it was trained.

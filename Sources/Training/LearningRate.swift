@@ -10,13 +10,13 @@ struct LearningRatePlan {
     /// N = epochs x steps per epoch: where the cosine reaches `minimum`.
     let totalSteps: Int
 
-    init(_ config: TrainingConfig, stepsPerEpoch: Int) {
-        schedule = config.shape.lrSchedule!
+    init(_ plan: TrainingPlan, stepsPerEpoch: Int) {
+        schedule = plan.recipe.lrSchedule
         // The decimal the user wrote (float 0.01 is 0.00999999977...), so the logged rates read as typed.
-        base = Double("\(config.learningRate!)")!
-        minimum = Double("\(config.shape.minLearningRate!)")!
-        warmup = config.shape.warmup!
-        totalSteps = config.epochs! * stepsPerEpoch
+        base = Double("\(plan.learningRate)")!
+        minimum = Double("\(plan.recipe.minLearningRate)")!
+        warmup = plan.recipe.warmup
+        totalSteps = plan.epochs * stepsPerEpoch
     }
 
     /// The rate of global step `step` (from 0); `plateauRate` is the plateau schedule's current rate.

@@ -1,9 +1,19 @@
 import Model
 
-/// The optimizer a resolved configuration names.
-func makeOptimizer(_ config: TrainingConfig, parameterCount: Int) -> any Optimizer {
-    switch config.shape.optimizer! {
-    case .adam: AdamOptimizer(count: parameterCount, learningRate: config.learningRate!)
-    case .sgd: SGDOptimizer(count: parameterCount, learningRate: config.learningRate!, momentum: config.shape.momentum!)
+/// The optimizer a plan names.
+func makeOptimizer(_ plan: TrainingPlan, parameterCount: Int) -> any Optimizer {
+    switch plan.recipe.optimizer {
+    case .adam: AdamOptimizer(count: parameterCount, learningRate: plan.learningRate)
+    case .sgd: SGDOptimizer(count: parameterCount, learningRate: plan.learningRate, momentum: plan.recipe.momentum)
+    }
+}
+
+extension TrainingPlan.Recipe {
+    /// The optimizer's state buffers' names under `/optimizer` in a checkpoint.
+    var optimizerStateNames: [String] {
+        switch optimizer {
+        case .adam: AdamOptimizer.stateNames
+        case .sgd: SGDOptimizer.stateNames(momentum: momentum)
+        }
     }
 }

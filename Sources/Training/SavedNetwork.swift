@@ -22,30 +22,21 @@ public struct SavedNetwork {
     /// Reads the checkpoint, checking before its tensors are read that its weights and saved
     /// state have the shapes its configuration builds, and that the model fits in memory.
     public init(path: String) throws {
-        var data: DataSignature?, modelConfig: ModelConfig?, globalSlots = 0
+        var saved: (data: DataSignature, network: ModelConfig, globalSlots: Int)?
         let checkpoint = try Checkpoint(path: path) { declared, shapes in
-            let signature = try DataSignature(declared, shapes: shapes, path)
-            let network = try declared.config(path).modelConfig(for: signature)
-            try network.checkMemory(slots: 1, window: 1, header: nil,
-                                    "\(path): its configuration (\(network.sizes(slots: 1, window: 1, flags: false)))")
-            try checkShapes(shapes, ["model"], of: ParameterLayout(network), path)
-            let slots = try declared.globalSlots(path)
-            let stateShape = [network.layers, slots, network.hidden]
-            for name in ["state/h", "state/c"] where shapes[name] != stateShape {
-                throw TrainingError("\(path): \(name) has shape \(shapes[name]?.description ?? "none"), expected \(stateShape)")
-            }
-            (data, modelConfig, globalSlots) = (signature, network, slots)
+            let record = try CheckpointRecord(declared, shapes: shapes, path)
+            saved = (record.data, try record.network(shapes: shapes, path: path, slots: 1, window: 1, header: nil), record.globalSlots)
         }
-        guard let data, let modelConfig else { throw TrainingError("\(path): not read") }
-        self.globalSlots = globalSlots
+        guard let saved else { throw TrainingError("\(path): not read") }
         self.path = path
-        self.modelConfig = modelConfig
         self.checkpoint = checkpoint
-        inputKind = data.inputKind
-        task = data.task
-        targetKind = data.targetKind
-        numClasses = data.numClasses
-        vocab = data.vocab
+        modelConfig = saved.network
+        globalSlots = saved.globalSlots
+        inputKind = saved.data.inputKind
+        task = saved.data.task
+        targetKind = saved.data.targetKind
+        numClasses = saved.data.numClasses
+        vocab = saved.data.vocab
     }
 
     /// A model of `slots` x `window` holding the checkpoint's weights, every slot at zero state.

@@ -112,13 +112,11 @@ struct ModelBench: ParsableCommand {
         }
         batch.mask.update(repeating: 1)
         batch.targetMask.update(repeating: 1)
-        let optimizer = AdamOptimizer(count: model.layout.count)
-        let parameterGradients = UnsafeBufferPointer(rebasing: model.gradients[0 ..< model.layout.count])
+        let update = ParameterUpdate(optimizer: AdamOptimizer(count: model.layout.count))
+        let parameterGradients = UnsafeMutableBufferPointer(rebasing: model.gradients[0 ..< model.layout.count])
         func trainingStep() {
             let result = model.run(batch, backward: true)
-            let scale = 1 / Float(result.targets)
-            for k in 0 ..< model.layout.count { model.gradients[k] *= scale }
-            optimizer.step(parameters: model.parameters, gradients: parameterGradients)
+            update.apply(parameters: model.parameters, gradients: parameterGradients, targets: Double(result.targets), learningRate: 1e-3)
         }
         trainingStep()  // warm caches (and JIT nothing: every kernel was made with the model)
         // Throughput first, with the phase clock off (its reads cost time); then a shorter run for the split.

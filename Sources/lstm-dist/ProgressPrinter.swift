@@ -11,18 +11,18 @@ final class ProgressPrinter {
     init(trainer: Trainer) { self.trainer = trainer }
 
     func start(resume: String?) {
-        let config = trainer.config, layout = trainer.layout, header = trainer.header, ranks = trainer.comm.size
+        let plan = trainer.plan, layout = trainer.layout, header = trainer.header, ranks = trainer.comm.size
         if let from = trainer.resumedFrom {
             let position = trainer.position
             say("resuming from \(from): epoch \(position.epoch + 1), step \(position.step + 1), global step \(position.globalStep)")
         } else if resume == "latest" {
-            say("no checkpoint in \(config.checkpointDirectory) yet: starting fresh")
+            say("no checkpoint in \(plan.checkpoints.directory) yet: starting fresh")
         }
         say("""
-        lstm-dist train: \(config.dataset): \(header.rows) rows x \(header.length) timesteps, \(header.task.rawValue), \(header.targetKind.rawValue) targets
-          \(ranks) rank\(ranks == 1 ? "" : "s") x \(config.slotsPerRank!) slots = \(layout.globalSlots) global slots; \
-        window \(layout.window), \(layout.windowsPerRow) per row, \(layout.stepsPerEpoch) steps per epoch; reset per \(config.shape.reset!.rawValue)
-          model: \(config.shape.layers!) x LSTM(\(config.shape.hidden!)), \(trainer.model.layout.count) parameters; \(config.shape.optimizer!.rawValue), lr \(config.learningRate!)\(regularisation)
+        lstm-dist train: \(plan.dataset): \(header.rows) rows x \(header.length) timesteps, \(header.task.rawValue), \(header.targetKind.rawValue) targets
+          \(ranks) rank\(ranks == 1 ? "" : "s") x \(plan.slotsPerRank) slots = \(layout.globalSlots) global slots; \
+        window \(layout.window), \(layout.windowsPerRow) per row, \(layout.stepsPerEpoch) steps per epoch; reset per \(plan.recipe.reset.rawValue)
+          model: \(plan.architecture.layers) x LSTM(\(plan.architecture.hidden)), \(trainer.model.layout.count) parameters; \(plan.recipe.optimizer.rawValue), lr \(plan.learningRate)\(regularisation)
         """)
     }
 
@@ -32,12 +32,12 @@ final class ProgressPrinter {
             let now = ContinuousClock.now
             guard now - lastPrint >= .seconds(1) || step.step + 1 == step.stepsPerEpoch else { return }
             lastPrint = now
-            var line = "epoch \(step.epoch + 1)/\(trainer.config.epochs!)  step \(step.step + 1)/\(step.stepsPerEpoch)"
+            var line = "epoch \(step.epoch + 1)/\(trainer.plan.epochs)  step \(step.step + 1)/\(step.stepsPerEpoch)"
             line += metrics(step.sums)
             line += "  lr \(String(format: "%.3g", step.learningRate))  \(format(step.tokensPerSecond, 0)) tok/s  allreduce \(format(100 * step.allreduceShare, 1))%  ETA \(duration(step.secondsLeft))"
             say(line)
         case .epoch(let epoch):
-            var line = "epoch \(epoch.epoch + 1)/\(trainer.config.epochs!) done in \(duration(epoch.seconds)):" + metrics(epoch.sums)
+            var line = "epoch \(epoch.epoch + 1)/\(trainer.plan.epochs) done in \(duration(epoch.seconds)):" + metrics(epoch.sums)
             line += "  tokens_per_s \(format(epoch.tokensPerSecond, 0))"
             if let validation = epoch.validation { line += "  | validation:" + metrics(validation) }
             say(line)
@@ -53,29 +53,29 @@ final class ProgressPrinter {
         case .reachedMaxSteps: say("reached --max-steps at global step \(step)")
         case .stopRequested: say("stopped on request after global step \(step)")
         case .nothingToDo where trainer.position.monitor.earlyStopped:
-            say("nothing left to do: the run stopped early at epoch \(trainer.position.epoch) (--patience \(trainer.config.patience.map(String.init) ?? "-")); best.h5 holds its best epoch")
-        case .nothingToDo: say("nothing left to do: the checkpoint is at global step \(step), epoch \(trainer.position.epoch) of \(trainer.config.epochs!); raise --epochs or --max-steps to go on")
+            say("nothing left to do: the run stopped early at epoch \(trainer.position.epoch) (--patience \(trainer.plan.patience.map(String.init) ?? "-")); best.h5 holds its best epoch")
+        case .nothingToDo: say("nothing left to do: the checkpoint is at global step \(step), epoch \(trainer.position.epoch) of \(trainer.plan.epochs); raise --epochs or --max-steps to go on")
         case .stoppedEarly:
             let monitor = trainer.position.monitor
-            say("stopped early after epoch \(trainer.position.epoch): val_loss has not gone below \(format(monitor.best ?? .nan, 4)) for \(monitor.epochsWithoutImprovement) epochs (--patience \(trainer.config.patience!)); best.h5 holds that epoch")
+            say("stopped early after epoch \(trainer.position.epoch): val_loss has not gone below \(format(monitor.best ?? .nan, 4)) for \(monitor.epochsWithoutImprovement) epochs (--patience \(trainer.plan.patience.map(String.init) ?? "-")); best.h5 holds that epoch")
         }
         if let lastCheckpoint {
             say("checkpoint: \(lastCheckpoint)")
-            if outcome != .finished { say("resume with: lstm-dist train \(trainer.config.dataset) --checkpoint-dir \(trainer.config.checkpointDirectory) --resume latest") }
+            if outcome != .finished { say("resume with: lstm-dist train \(trainer.plan.dataset) --checkpoint-dir \(trainer.plan.checkpoints.directory) --resume latest") }
         }
     }
 
     /// The schedule, dropout, weight decay and patience, when set.
     private var regularisation: String {
-        let shape = trainer.config.shape
+        let recipe = trainer.plan.recipe
         var parts: [String] = []
-        if shape.lrSchedule! != .constant || shape.warmup! > 0 {
-            parts.append("\(shape.lrSchedule!.rawValue) schedule" + (shape.warmup! > 0 ? ", warm-up \(shape.warmup!) steps" : "")
-                + (shape.minLearningRate! > 0 ? ", min \(shape.minLearningRate!)" : ""))
+        if recipe.lrSchedule != .constant || recipe.warmup > 0 {
+            parts.append("\(recipe.lrSchedule.rawValue) schedule" + (recipe.warmup > 0 ? ", warm-up \(recipe.warmup) steps" : "")
+                + (recipe.minLearningRate > 0 ? ", min \(recipe.minLearningRate)" : ""))
         }
-        if shape.dropout! > 0 { parts.append("dropout \(shape.dropout!)") }
-        if shape.weightDecay! > 0 { parts.append("weight decay \(shape.weightDecay!)") }
-        if let patience = trainer.config.patience { parts.append("patience \(patience)") }
+        if recipe.dropout > 0 { parts.append("dropout \(recipe.dropout)") }
+        if recipe.weightDecay > 0 { parts.append("weight decay \(recipe.weightDecay)") }
+        if let patience = trainer.plan.patience { parts.append("patience \(patience)") }
         return parts.map { "; " + $0 }.joined()
     }
 

@@ -20,130 +20,31 @@ struct TrainCommand: ParsableCommand {
 
     @Argument(help: "Dataset written by `lstm-dist pack`.")
     var dataset: String
-
-    @Option(parsing: .unconditional, help: "Stateful batch slots per rank; global slots = ranks x slots. (default: 16; on resume, the checkpoint's global slots / ranks)")
-    var slots: Int?
-    @Option(parsing: .unconditional, help: "Timesteps per window (truncated BPTT length). (default: the row length)")
-    var window: Int?
-    @Option(parsing: .unconditional, help: "Total epochs, counted from the start of training. (default: 10)")
-    var epochs: Int?
-    @Option(parsing: .unconditional, help: "Stop once this many steps have run since training began, writing a checkpoint.")
-    var maxSteps: Int?
-
-    @Option(parsing: .unconditional, help: "LSTM units per layer. (default: 128)")
-    var hidden: Int?
-    @Option(parsing: .unconditional, help: "Stacked LSTM layers. (default: 1)")
-    var layers: Int?
-    @Option(parsing: .unconditional, help: "Embedding width, token inputs only. (default: 64)")
-    var embedding: Int?
-    @Option(help: "adam or sgd. (default: adam)")
-    var optimizer: OptimizerKind?
-    @Option(parsing: .unconditional, help: "Learning rate. (default: 1e-3 for adam, 0.01 for sgd)")
-    var lr: Float?
-    @Option(parsing: .unconditional, help: "SGD momentum. (default: 0)")
-    var momentum: Float?
-    @Option(parsing: .unconditional, help: "Clip gradients to this global norm. (default: no clipping)")
-    var clipNorm: Float?
-    @Option(help: "When slot state is zeroed: row (independent sequences) or epoch (one long stream). (default: from the dataset's stream attribute)")
-    var reset: ResetPolicy?
-    @Option(parsing: .unconditional, help: "Seed of the weight initialisation. (default: 0)")
-    var seed: UInt64?
-
-    @Option(help: "Dataset evaluated statefully after each epoch (pack it with --like).")
-    var validation: String?
-    @Option(help: "Append one JSON object per step and per epoch to this file (plot it with scripts/plot-log.py).")
-    var log: String?
-    @Option(help: "Folder of the checkpoints.")
-    var checkpointDir = "checkpoints"
-    @Option(parsing: .unconditional, help: "Also write a checkpoint every this many global steps; 0: at epoch ends only. (default: 0)")
-    var checkpointEvery: Int?
-    @Option(parsing: .unconditional, help: "How many step checkpoints to keep. (default: 3)")
-    var keep: Int?
-    @Flag(help: "With --validation, keep DIR/best.h5, the checkpoint with the lowest validation loss.")
-    var keepBest = false
-    @Option(help: "Continue from a checkpoint file, or `latest` in --checkpoint-dir.")
-    var resume: String?
-
-    @Option(parsing: .unconditional, help: "Inverted dropout on the inputs of every LSTM layer and of the head, in [0, 1). (default: 0)")
-    var dropout: Float?
-    @Option(parsing: .unconditional, help: "Decoupled weight decay (as Keras 3) of every tensor but the biases. (default: 0)")
-    var weightDecay: Float?
-    @Option(help: "constant, cosine (down to --min-lr over all epochs) or plateau (halved after an epoch without a lower monitored loss). (default: constant)")
-    var lrSchedule: LearningRateSchedule?
-    @Option(parsing: .unconditional, help: "Steps over which the rate climbs linearly to --lr. (default: 0)")
-    var warmup: Int?
-    @Option(parsing: .unconditional, help: "The lowest rate of the cosine and plateau schedules. (default: 0)")
-    var minLr: Float?
-    @Option(parsing: .unconditional, help: "With --validation: stop after this many epochs in a row without a lower val_loss, keeping best.h5.")
-    var patience: Int?
-
-    /// Checked after MPI starts, so that under mpirun rank 0 alone reports a bad flag.
-    private func checkFlags() throws {
-        func positive(_ value: Int?, _ flag: String) throws {
-            if let value, value <= 0 { throw ValidationError("\(flag) must be at least 1, got \(value)") }
-        }
-        try positive(slots, "--slots")
-        try positive(window, "--window")
-        try positive(epochs, "--epochs")
-        try positive(maxSteps, "--max-steps")
-        try positive(hidden, "--hidden")
-        try positive(layers, "--layers")
-        try positive(embedding, "--embedding")
-        try positive(keep, "--keep")
-        try positive(patience, "--patience")
-        if let dropout, !(0..<1).contains(dropout) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
-        if let weightDecay, !(weightDecay >= 0) { throw ValidationError("--weight-decay must be zero or positive") }
-        if let warmup, warmup < 0 { throw ValidationError("--warmup must be 0 or more") }
-        if let minLr, !(minLr >= 0) { throw ValidationError("--min-lr must be zero or positive") }
-        if let minLr, let lr, minLr > lr { throw ValidationError("--min-lr \(minLr) is above --lr \(lr)") }
-        if patience != nil, validation == nil, resume == nil { throw ValidationError("--patience needs --validation: it watches val_loss") }
-        if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must be 0 or more") }
-        if let clipNorm, !(clipNorm > 0 && clipNorm.isFinite) { throw ValidationError("--clip-norm must be a positive number") }
-        if let lr, !(lr >= 0 && lr.isFinite) { throw ValidationError("--lr must be zero or a positive number") }
-        if let momentum, !(0..<1).contains(momentum) { throw ValidationError("--momentum must be in [0, 1)") }
-        if keepBest, validation == nil, resume == nil { throw ValidationError("--keep-best needs --validation") }
-    }
+    @OptionGroup(title: "Model") var model: ModelOptions
+    @OptionGroup(title: "Stream layout") var layout: LayoutOptions
+    @OptionGroup(title: "Optimizer and schedule") var optimizer: OptimizerOptions
+    @OptionGroup(title: "Checkpoints and validation") var checkpoints: CheckpointOptions
+    @OptionGroup(title: "Logging") var logging: LoggingOptions
 
     func run() throws {
-        var config = TrainingConfig(dataset: dataset)
-        config.slotsPerRank = slots
-        config.shape.window = window
-        config.shape.hidden = hidden
-        config.shape.layers = layers
-        config.shape.embedding = embedding
-        config.shape.optimizer = optimizer
-        config.shape.momentum = momentum
-        config.shape.reset = reset
-        config.shape.seed = seed
-        config.shape.dropout = dropout
-        config.shape.weightDecay = weightDecay
-        config.shape.lrSchedule = lrSchedule
-        config.shape.warmup = warmup
-        config.shape.minLearningRate = minLr
-        config.patience = patience
-        config.epochs = epochs
-        config.maxSteps = maxSteps
-        config.learningRate = lr
-        config.clipNorm = clipNorm
-        config.validation = validation
-        config.log = log
-        config.checkpointDirectory = checkpointDir
-        config.checkpointEvery = checkpointEvery
-        config.keep = keep
-        config.keepBest = keepBest
+        var request = TrainingRequest(dataset: dataset)
+        model.apply(to: &request)
+        layout.apply(to: &request)
+        optimizer.apply(to: &request)
+        checkpoints.apply(to: &request)
+        logging.apply(to: &request)
 
         let comm = try MPICommunicator()
         let trainer: Trainer
         let metricsLog: MetricsLog?
         do {
-            try checkFlags()
-            trainer = try Trainer(config: config, comm: comm, resume: resume)
-            metricsLog = try comm.isRoot ? trainer.config.log.map { try MetricsLog(path: $0, metricKind: trainer.metricKind) } : nil
+            trainer = try Trainer(request: request, comm: comm)
+            metricsLog = try comm.isRoot ? trainer.plan.log.map { try MetricsLog(path: $0, metricKind: trainer.metricKind) } : nil
         } catch {
             throw comm.failTogether(error)
         }
         let progress = comm.isRoot ? ProgressPrinter(trainer: trainer) : nil
-        progress?.start(resume: resume)
+        progress?.start(resume: request.resume)
         StopSignals.install()
         do {
             let outcome = try trainer.run(stopRequested: StopSignals.requested) { event in
@@ -159,7 +60,3 @@ struct TrainCommand: ParsableCommand {
         try comm.finalize()
     }
 }
-
-extension OptimizerKind: ExpressibleByArgument {}
-extension ResetPolicy: ExpressibleByArgument {}
-extension LearningRateSchedule: ExpressibleByArgument {}

@@ -21,17 +21,17 @@ final class TextGeneratorTests: XCTestCase {
         options.length = 25
         try Packer.pack(try folder.write("text.txt", text), options: options) { _ in }
 
-        var config = TrainingConfig(dataset: dataset)
+        var config = TrainingRequest(dataset: dataset)
         config.slotsPerRank = 6
-        config.shape.hidden = 12
-        config.shape.layers = 2
-        config.shape.embedding = 5
-        config.shape.window = 10
+        config.hidden = 12
+        config.layers = 2
+        config.embedding = 5
+        config.window = 10
         config.learningRate = 0.01
         config.maxSteps = 37  // mid-epoch, mid-row: every slot carries state
         config.checkpointDirectory = folder.file("checkpoints")
-        _ = try Trainer(config: config, comm: SingleProcessCommunicator()).run { _ in }
-        let checkpoint = try XCTUnwrap(try Checkpoint.latest(in: config.checkpointDirectory))
+        _ = try Trainer(request: config, comm: SingleProcessCommunicator()).run { _ in }
+        let checkpoint = try XCTUnwrap(try Checkpoint.latest(in: folder.file("checkpoints")))
 
         let slot = 4
         let generator = try TextGenerator(SavedNetwork(path: checkpoint), fromSlot: slot)

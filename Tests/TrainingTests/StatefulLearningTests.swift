@@ -6,14 +6,14 @@ import XCTest
 
 final class StatefulLearningTests: XCTestCase {
     private func lastEpochAccuracy(reset: ResetPolicy, dataset: String, scratch: TemporaryFolder) throws -> Double {
-        var config = TrainingConfig(dataset: dataset)
+        var config = TrainingRequest(dataset: dataset)
         config.slotsPerRank = 8
-        config.shape.hidden = 16
-        config.shape.reset = reset
+        config.hidden = 16
+        config.reset = reset
         config.learningRate = 0.02
         config.epochs = 25
         config.checkpointDirectory = scratch.file("checkpoints-\(reset)")
-        let trainer = try Trainer(config: config, comm: SingleProcessCommunicator())
+        let trainer = try Trainer(request: config, comm: SingleProcessCommunicator())
         var lastEpoch: TargetSums?
         _ = try trainer.run { event in
             if case .epoch(let epoch) = event { lastEpoch = epoch.sums }
