@@ -15,7 +15,8 @@ bias [4H], gates in the order i, f, c (candidate), o. To use them elsewhere:
     PyTorch:  nn.LSTM gates are i, f, g, o too:  weight_ih_l0 = kernel.T, weight_hh_l0 =
               recurrent_kernel.T, bias_ih_l0 = bias, bias_hh_l0 = 0; nn.Linear weight = k.T.
 
-The carried state of every global slot is in /state/h and /state/c, [layers, S, H].
+The carried state of every global slot is in /state/h and /state/c, [layers, S, H]. The forward
+pass itself is scripts/lstm_forward.py, shared with the Python tests.
 """
 import argparse
 import json
@@ -23,6 +24,8 @@ import sys
 
 import h5py
 import numpy as np
+
+from lstm_forward import forward, head, step
 
 
 def load_checkpoint(path):
@@ -45,36 +48,22 @@ def load_state(path):
         return f["state/h"][...].astype(np.float64), f["state/c"][...].astype(np.float64)
 
 
-def sigmoid(x):
-    return 0.5 + 0.5 * np.tanh(0.5 * x)
-
-
-def softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def step(weights, x, h, c):
-    """One timestep of every layer for one slot: x [I] -> the top layer's output [H]; h, c
-    [layers, H] are advanced in place."""
-    for layer in range(h.shape[0]):
-        z = x @ weights[f"lstm_{layer}/kernel"] + h[layer] @ weights[f"lstm_{layer}/recurrent_kernel"] + weights[f"lstm_{layer}/bias"]
-        i, f, g, o = np.split(z, 4)
-        c[layer] = sigmoid(f) * c[layer] + sigmoid(i) * np.tanh(g)
-        h[layer] = sigmoid(o) * np.tanh(c[layer])
-        x = h[layer]
-    return x
-
-
 def continuation(weights, h, c, tokens):
     """`generate` from one slot's state h, c [layers, H]: the next-character distribution of the
     starting state (the head applied to its top h), then after each token fed, [len+1, V]."""
     h, c = h.copy(), c.copy()
-    head = lambda top: softmax(top @ weights["dense/kernel"] + weights["dense/bias"])  # noqa: E731
-    distributions = [head(h[-1])]
+    distributions = [head(weights, h[-1], "multiclass")]
     for token in tokens:
-        distributions.append(head(step(weights, weights["embedding/embeddings"][token], h, c)))
+        distributions.append(head(weights, step(weights, token, h, c), "multiclass"))
     return np.array(distributions)
+
+
+def target_units(f):
+    """Scale and offset from a dataset's regression outputs to its original units: a normalised
+    dataset (pack --normalize) holds z-scores."""
+    scale = f["normalization/targets_std"][...] if "normalization/targets_std" in f else 1.0
+    offset = f["normalization/targets_mean"][...] if "normalization/targets_mean" in f else 0.0
+    return scale, offset
 
 
 def valid_steps(padding, length, valid_length):
@@ -90,8 +79,7 @@ def forecast(weights, config, slots, data_path, steps):
         lengths, padding = f["lengths"][...].astype(int), f.attrs["padding"]
         target_features = f["target_features"][...].astype(int)
         # Normalised data (pack --normalize): rolled in z units, written in original units.
-        scale = f["normalization/targets_std"][...] if "normalization/targets_std" in f else 1.0
-        offset = f["normalization/targets_mean"][...] if "normalization/targets_mean" in f else 0.0
+        scale, offset = target_units(f)
     targets = targets[..., None] if targets.ndim == 2 else targets
     rows, length = lengths.shape[0], inputs.shape[1]
     layers, hidden = config["shape"]["layers"], config["shape"]["hidden"]
@@ -110,7 +98,7 @@ def forecast(weights, config, slots, data_path, steps):
             x[target_features] = targets[row, valid[-1]]
             fork_h, fork_c = h.copy(), c.copy()
             for s in range(steps):
-                y = step(weights, x, fork_h, fork_c) @ weights["dense/kernel"] + weights["dense/bias"]
+                y = head(weights, step(weights, x, fork_h, fork_c), "regression")
                 out[row, s] = y * scale + offset
                 x[target_features] = y
     return out
@@ -128,10 +116,9 @@ def predict(weights, config, slots, task, data_path, layout="train"):
     with h5py.File(data_path, "r") as f:
         inputs, lengths = f["inputs"][...], f["lengths"][...].astype(int)
         padding, per_step = f.attrs["padding"], f.attrs["target_kind"] == "step"
-        # A normalised dataset (pack --normalize; predict refuses one whose statistics differ from
-        # the checkpoint's): regression outputs are z-scores, turned back into original units.
-        scale = f["normalization/targets_std"][...] if "normalization/targets_std" in f else 1.0
-        offset = f["normalization/targets_mean"][...] if "normalization/targets_mean" in f else 0.0
+        # predict refuses a dataset whose normalisation differs from the checkpoint's, so the
+        # dataset's statistics are the model's.
+        scale, offset = target_units(f)
     rows, length = lengths.shape[0], inputs.shape[1]
     layers, hidden = config["shape"]["layers"], config["shape"]["hidden"]
     reset_per_row = {"train": config["shape"]["reset"] == "row", "independent": True, "interleaved": False}[layout]
@@ -148,29 +135,11 @@ def predict(weights, config, slots, task, data_path, layout="train"):
             c[:, active] = 0
         valid = np.arange(length)[None, :] >= (length - lengths[row])[:, None] if padding == "pre" \
             else np.arange(length)[None, :] < lengths[row][:, None]
-        x = weights["embedding/embeddings"][inputs[row]] if inputs.ndim == 2 else inputs[row].astype(np.float64)
-        for layer in range(layers):
-            kernel, recurrent, bias = (weights[f"lstm_{layer}/{n}"] for n in ("kernel", "recurrent_kernel", "bias"))
-            seq = np.zeros(x.shape[:2] + (hidden,))
-            hl, cl = h[layer, active], c[layer, active]
-            for t in range(length):
-                z = x[:, t] @ kernel + hl @ recurrent + bias
-                i, f, g, o = np.split(z, 4, axis=1)
-                new_c = sigmoid(f) * cl + sigmoid(i) * np.tanh(g)
-                new_h = sigmoid(o) * np.tanh(new_c)
-                keep = valid[:, t:t + 1]  # padded steps leave the state as it was
-                cl, hl = np.where(keep, new_c, cl), np.where(keep, new_h, hl)
-                seq[:, t] = hl
-            h[layer, active], c[layer, active] = hl, cl
-            x = seq
-        logits = x @ weights["dense/kernel"] + weights["dense/bias"]
-        if task == "binary":
-            values = sigmoid(logits)
-        elif task == "multiclass":
-            values = np.exp(logits - logits.max(axis=-1, keepdims=True))
-            values /= values.sum(axis=-1, keepdims=True)
-        else:
-            values = logits * scale + offset
+        state_h, state_c = h[:, active], c[:, active]
+        values = head(weights, forward(weights, inputs[row], state_h, state_c, valid), task)
+        h[:, active], c[:, active] = state_h, state_c
+        if task == "regression":
+            values = values * scale + offset
         if per_step:
             out[row] = np.where(valid[..., None], values, 0)
         else:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent numpy forward pass of the lstm-dist model, checking the Swift core's outputs.
+"""The Swift core's forward pass and loss checked against numpy's (scripts/lstm_forward.py).
 
 Usage: lstm_reference.py DIR. DIR holds what the Swift test (ReferenceTests) wrote: meta.json
 (config, slots, window, tensor offsets) and raw little-endian arrays: parameters.f32,
@@ -12,18 +12,18 @@ differs by more than 1e-5 (absolute), or the loss sum by more than 1e-5 relative
 import json
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import lstm_forward  # noqa: E402
 
 TOLERANCE = 1e-5
 
 
 def load(directory, name, dtype):
     return np.fromfile(os.path.join(directory, name), dtype=np.dtype(dtype).newbyteorder("<")).astype(np.float64 if dtype == "f4" else np.int64)
-
-
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
 
 
 def main(directory):
@@ -33,46 +33,30 @@ def main(directory):
     flat = load(directory, "parameters.f32", "f4")
     params = {t["name"]: flat[t["offset"]:t["offset"] + int(np.prod(t["shape"]))].reshape(t["shape"]) for t in meta["tensors"]}
 
+    # Swift's tensors are time-major [T, B, ...]; lstm_forward's are [B, T, ...].
     mask = load(directory, "mask.f32", "f4").reshape(T, B)
     if "tokens" in config["input"]:
-        tokens = load(directory, "tokens.i32", "i4").reshape(T, B)
-        x = params["embedding/embeddings"][np.where(mask > 0, tokens, 0)]
+        inputs = np.where(mask > 0, load(directory, "tokens.i32", "i4").reshape(T, B), 0).T
     else:
-        x = load(directory, "features.f32", "f4").reshape(T, B, -1)
+        inputs = load(directory, "features.f32", "f4").reshape(T, B, -1).transpose(1, 0, 2)
 
     h = load(directory, "hidden.f32", "f4").reshape(layers, B, H).copy()
     c = load(directory, "cell.f32", "f4").reshape(layers, B, H).copy()
-    for layer in range(layers):
-        kernel, recurrent, bias = (params[f"lstm_{layer}/{name}"] for name in ("kernel", "recurrent_kernel", "bias"))
-        outputs = np.zeros((T, B, H))
-        for t in range(T):
-            z = x[t] @ kernel + h[layer] @ recurrent + bias
-            i, f, g, o = sigmoid(z[:, :H]), sigmoid(z[:, H:2 * H]), np.tanh(z[:, 2 * H:3 * H]), sigmoid(z[:, 3 * H:])
-            new_c = f * c[layer] + i * g
-            new_h = o * np.tanh(new_c)
-            valid = mask[t][:, None] > 0
-            c[layer] = np.where(valid, new_c, c[layer])
-            h[layer] = np.where(valid, new_h, h[layer])
-            outputs[t] = h[layer]
-        x = outputs
+    top = lstm_forward.forward(params, inputs, h, c, mask.T > 0)
+    probabilities = lstm_forward.head(params, top, head).transpose(1, 0, 2).reshape(T * B, K)
 
-    logits = x.reshape(T * B, H) @ params["dense/kernel"] + params["dense/bias"]
     scored = (load(directory, "target_mask.f32", "f4") > 0) & (mask.reshape(-1) > 0)
     if head == "binary":
-        probabilities = sigmoid(logits)
         y = load(directory, "class_targets.i32", "i4")[scored]
         p = probabilities[scored, 0]
         loss = -(y * np.log(p) + (1 - y) * np.log(1 - p)).sum()
         correct = int(((p > 0.5) == (y == 1)).sum())
     elif head == "multiclass":
-        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probabilities = shifted / shifted.sum(axis=1, keepdims=True)
         y = load(directory, "class_targets.i32", "i4")[scored]
         p = probabilities[scored]
         loss = -np.log(p[np.arange(len(y)), y]).sum()
         correct = int((p.argmax(axis=1) == y).sum())
     else:
-        probabilities = logits
         y = load(directory, "value_targets.f32", "f4").reshape(T * B, K)[scored]
         loss = ((probabilities[scored] - y) ** 2).mean(axis=1).sum()
         correct = 0

@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 
 from lstm_cli import ROOT, run  # noqa: E402
 sys.path.insert(0, str(ROOT / "scripts"))
+import lstm_forward  # noqa: E402
 import lstm_numpy  # noqa: E402
 
 TOLERANCE = 1e-5
@@ -198,20 +199,10 @@ def test_state_file_continues_a_mid_epoch_checkpoint_in_keras(tmp_path):
     x, mask = keras_model_inputs(trained, rows)
     ours = np.asarray(model([x[:, span], mask[:, span]]))
 
-    # numpy: the same window from the checkpoint's state, the gates written out.
-    w = trained.weights
-    hidden, cell = h[0].astype(np.float64), c[0].astype(np.float64)
-    expected = []
-    for t in range(span.start, span.stop):
-        z = w["embedding/embeddings"][trained.inputs[rows, t]] @ w["lstm_0/kernel"] + hidden @ w["lstm_0/recurrent_kernel"] + w["lstm_0/bias"]
-        i, f, g, o = np.split(z, 4, axis=1)
-        new_c = lstm_numpy.sigmoid(f) * cell + lstm_numpy.sigmoid(i) * np.tanh(g)
-        new_h = lstm_numpy.sigmoid(o) * np.tanh(new_c)
-        keep = trained.valid[rows, t][:, None]
-        cell, hidden = np.where(keep, new_c, cell), np.where(keep, new_h, hidden)
-        logits = hidden @ w["dense/kernel"] + w["dense/bias"]
-        expected.append(np.exp(logits - logits.max(1, keepdims=True)) / np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True))
-    expected = np.stack(expected, axis=1)
+    # numpy: the same window from the checkpoint's state.
+    hidden, cell = h.astype(np.float64), c.astype(np.float64)
+    top = lstm_forward.forward(trained.weights, trained.inputs[rows, span], hidden, cell, trained.valid[rows, span])
+    expected = lstm_forward.head(trained.weights, top, "multiclass")
     assert np.abs(np.where(mask[:, span, None], ours - expected, 0)).max() < TOLERANCE
     # Carrying the state matters here: from zero state the same window differs.
     for layer in lstm_layers(model):
@@ -289,37 +280,25 @@ def test_safetensors_drive_a_numpy_nn_lstm_that_equals_predict(trained):
         | {"head.weight", "head.bias"} | ({"embedding.weight"} if trained.inputs.ndim == 2 else set())
     with open(path, "rb") as f:
         metadata = json.loads(f.read(int.from_bytes(f.read(8), "little")))["__metadata__"]
-    activation = metadata["head_activation"]
+    task = {"sigmoid": "binary", "softmax": "multiclass", "none": "regression"}[metadata["head_activation"]]
+    # nn.LSTM's gates W_ih x + b_ih + W_hh h + b_hh (chunks i, f, g, o, Keras' order) are Keras'
+    # x @ kernel + h @ recurrent_kernel + bias with kernel = W_ih.T, recurrent_kernel = W_hh.T and
+    # bias = b_ih + b_hh.
+    weights = {"dense/kernel": tensors["head.weight"].T, "dense/bias": tensors["head.bias"]}
+    if "embedding.weight" in tensors:
+        weights["embedding/embeddings"] = tensors["embedding.weight"]
+    for layer in range(layers):
+        weights[f"lstm_{layer}/kernel"] = tensors[f"lstm.weight_ih_l{layer}"].T
+        weights[f"lstm_{layer}/recurrent_kernel"] = tensors[f"lstm.weight_hh_l{layer}"].T
+        weights[f"lstm_{layer}/bias"] = tensors[f"lstm.bias_ih_l{layer}"] + tensors[f"lstm.bias_hh_l{layer}"]
     state = None
 
     def step(rows, reset):
-        """PyTorch's nn.LSTM formula: gates = W_ih x + b_ih + W_hh h + b_hh, chunks i, f, g, o."""
         nonlocal state
         if reset:
-            state = [[np.zeros((trained.slots, trained.config["shape"]["hidden"]))] * 2 for _ in range(layers)]
+            state = np.zeros((2, layers, trained.slots, trained.config["shape"]["hidden"]))
         x, mask = keras_model_inputs(trained, rows)
-        x = tensors["embedding.weight"][x] if x.ndim == 2 else x.astype(np.float64)
-        for layer in range(layers):
-            h, c = state[layer]
-            sequence = []
-            for t in range(trained.length):
-                gates = (x[:, t] @ tensors[f"lstm.weight_ih_l{layer}"].T + tensors[f"lstm.bias_ih_l{layer}"]
-                         + h @ tensors[f"lstm.weight_hh_l{layer}"].T + tensors[f"lstm.bias_hh_l{layer}"])
-                i, f, g, o = np.split(gates, 4, axis=1)
-                new_c = lstm_numpy.sigmoid(f) * c + lstm_numpy.sigmoid(i) * np.tanh(g)
-                new_h = lstm_numpy.sigmoid(o) * np.tanh(new_c)
-                keep = mask[:, t, None]
-                h, c = np.where(keep, new_h, h), np.where(keep, new_c, c)
-                sequence.append(h)
-            state[layer] = [h, c]
-            x = np.stack(sequence, axis=1)
-        logits = x @ tensors["head.weight"].T + tensors["head.bias"]
-        if activation == "sigmoid":
-            return lstm_numpy.sigmoid(logits)
-        if activation == "softmax":
-            e = np.exp(logits - logits.max(-1, keepdims=True))
-            return e / e.sum(-1, keepdims=True)
-        return logits
+        return lstm_forward.head(weights, lstm_forward.forward(weights, x, *state, mask), task)
 
     assert trained.compare(run_training_layout(trained, step)) < TOLERANCE
 
