@@ -12,7 +12,9 @@ bin=.build/release/lstm-dist
 mkdir -p out
 "$bin" pack data/text.txt --out out/text.h5 --force
 "$bin" inspect out/text.h5
-rm -f out/train-log.jsonl
+# out/ is this script's own: a new run gets a new log and, since a checkpoint folder holds one
+# run, a new folder.
+rm -rf out/train-log.jsonl out/checkpoints
 mpirun -n 4 "$bin" train out/text.h5 --window 50 --epochs 10 --lr 0.003 \
     --checkpoint-dir out/checkpoints --log out/train-log.jsonl
 .venv/bin/python scripts/plot-log.py out/train-log.jsonl --out out/train-curves.png

@@ -135,12 +135,19 @@ public struct Checkpoint: Sendable {
         try checkpoints(in: directory).sorted { $0.step > $1.step }.map { directory + "/" + $0.name }
     }
 
-    /// Deletes all but the `keep` checkpoints with the highest global steps in `directory`, and
-    /// the temporary files of writers that were killed mid-write (the writer's PID is in the
-    /// name, and no such process is left on this host).
-    public static func prune(_ directory: String, keep: Int) throws {
-        for old in try checkpoints(in: directory).sorted(by: { $0.step > $1.step }).dropFirst(max(keep, 1)) {
-            unlink(directory + "/" + old.name)
+    /// One root attribute of the checkpoint at `path`, without reading its tensors (nil when absent).
+    public static func attribute(_ name: String, of path: String) throws -> AttributeValue? {
+        try H5File(path: path, mode: .readOnly).attribute(name)
+    }
+
+    /// Deletes all but the `keep` checkpoints with the highest global steps among those in
+    /// `directory` that `belongsToRun` (given each path), and the temporary files of writers
+    /// that were killed mid-write (the writer's PID is in the name, and no such process is left
+    /// on this host).
+    public static func prune(_ directory: String, keep: Int, belongsToRun: (String) -> Bool = { _ in true }) throws {
+        let own = try newestFirst(in: directory).filter(belongsToRun)
+        for old in own.dropFirst(max(keep, 1)) {
+            unlink(old)
         }
         for name in try fileNames(in: directory) where isAbandonedTemporary(name) {
             unlink(directory + "/" + name)

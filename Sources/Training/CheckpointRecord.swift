@@ -29,6 +29,8 @@ struct CheckpointRecord {
     var data: DataSignature
     /// `dataset_fingerprint`: SHA-256 of the training data (Storage's `DatasetFingerprint`).
     var fingerprint: String
+    /// `run_id`: 32 hex digits drawn when the run started fresh (absent from older checkpoints).
+    var runID: String?
 
     /// S: `ranks` x `slots_per_rank`.
     var globalSlots: Int { ranks * plan.slotsPerRank }
@@ -55,6 +57,7 @@ struct CheckpointRecord {
             "target_kind": .string(data.targetKind.rawValue),
             "dataset_fingerprint": .string(fingerprint),
         ]
+        attributes["run_id"] = runID.map { .string($0) }
         attributes["lr"] = learningRate.map { .double($0) }
         attributes["val_loss"] = validationLoss.map { .double($0) }
         attributes["val_accuracy"] = validationAccuracy.map { .double($0) }
@@ -99,6 +102,7 @@ extension CheckpointRecord {
         validationLoss = try attributes.optionalDouble("val_loss")
         validationAccuracy = try attributes.optionalDouble("val_accuracy")
         fingerprint = try attributes.optionalString("dataset_fingerprint") ?? ""
+        runID = try attributes.optionalString("run_id")
 
         let vocabSize = try attributes.optionalInt("vocab_size") ?? 0
         let task: Task = try attributes.enumeration("task")

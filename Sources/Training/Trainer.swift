@@ -115,7 +115,11 @@ public final class Trainer {
         batch = WindowBatch(config: modelConfig, slots: slotsPerRank, window: layout.window)
         feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: comm.rank, slotsPerRank: slotsPerRank))
         metricKind = MetricKind(header)
-        checkpoints = CheckpointWriter(plan: plan, data: data, fingerprint: try comm.decidedByRoot { try reader.fingerprint() })
+        // Rank 0 alone reads the folder and the dataset's fingerprint (a resume has both already).
+        let identity = try restored?.decision.identity ?? comm.decidedByRoot {
+            RunIdentity(folder: try RunFolder.fresh(plan.checkpoints.directory), fingerprint: try reader.fingerprint())
+        }
+        checkpoints = CheckpointWriter(plan: plan, data: data, identity: identity)
 
         if let restored {
             position = restored.decision.position
@@ -188,7 +192,7 @@ public final class Trainer {
 
         let sums = global.sums
         guard sums.loss.isFinite else {
-            throw TrainingError("the loss became \(sums.loss) at epoch \(position.epoch) step \(position.step) (global step \(position.globalStep)); no checkpoint was written for it; lower --lr or set --clip-norm", raisedByEveryRank: true)
+            throw TrainingError("the loss became \(sums.loss) at epoch \(position.epoch + 1) step \(position.step + 1) (global step \(position.globalStep + 1)), counted from 1 as progress shows them; no checkpoint was written for it; lower --lr or set --clip-norm", raisedByEveryRank: true)
         }
         // A step with no target anywhere (per-row targets, early windows) only warms the state.
         if sums.targets > 0 {

@@ -8,8 +8,8 @@ import Storage
 struct CheckpointWriter {
     let plan: TrainingPlan
     let data: DataSignature
-    /// Computed by rank 0 (it reads the whole dataset's targets) and shared with every rank.
-    let fingerprint: String
+    /// Decided by rank 0 (it reads the whole dataset's targets) and shared with every rank.
+    let identity: RunIdentity
 
     /// Collective: every rank sends its slots' state; rank 0 returns the checkpoint, the
     /// others nil. `finishedEpoch` is the closing epoch's sums at an epoch end.
@@ -42,7 +42,7 @@ struct CheckpointWriter {
         let position = trainer.position
         let record = CheckpointRecord(plan: plan, ranks: comm.size, position: position, iterations: trainer.optimizer.iterations,
                                       loss: (finishedEpoch ?? position.epochSums).meanLoss, learningRate: trainer.nextLearningRate,
-                                      data: data, fingerprint: fingerprint)
+                                      data: data, fingerprint: identity.fingerprint, runID: identity.folder.runID)
         return CapturedCheckpoint(record: record, tensors: tensors)
     }
 
@@ -65,8 +65,8 @@ struct CheckpointWriter {
                 throw AtomicOutput.systemError("\(path): cannot create the folder \(directory)")
             }
             try checkpoint.write(to: path)
-            try Checkpoint.prune(directory, keep: plan.checkpoints.keep)
-            if plan.checkpoints.keepBest, let validation, validation.meanLoss < (try bestValidationLoss() ?? .infinity) {
+            try Checkpoint.prune(directory, keep: plan.checkpoints.keep, belongsToRun: identity.folder.owns)
+            if plan.checkpoints.keepBest, let validation, let best = try bestValidationLoss(), validation.meanLoss < best {
                 try checkpoint.write(to: directory + "/best.h5")
             }
         } catch let error as StorageError where error.systemReason != nil {
@@ -76,10 +76,13 @@ struct CheckpointWriter {
         return path
     }
 
+    /// The `val_loss` that a new best must beat: infinity without a `best.h5`, nil when the
+    /// `best.h5` there is another run's (it is left alone).
     private func bestValidationLoss() throws -> Double? {
         let best = plan.checkpoints.directory + "/best.h5"
-        guard FileManager.default.fileExists(atPath: best) else { return nil }
-        guard case .double(let loss)? = try Checkpoint(path: best).attributes["val_loss"] else { return nil }
+        guard FileManager.default.fileExists(atPath: best) else { return .infinity }
+        guard identity.folder.owns(best) else { return nil }
+        guard case .double(let loss)? = try Checkpoint.attribute("val_loss", of: best) else { return .infinity }
         return loss
     }
 }
@@ -100,6 +103,7 @@ struct RestoredCheckpoint {
         var plan: TrainingPlan
         var position: TrainingPosition
         var iterations: Int
+        var identity: RunIdentity
     }
 
     let decision: Decision
@@ -109,7 +113,7 @@ struct RestoredCheckpoint {
     /// Returns nil when `request.resume` is "latest" and there is no checkpoint yet (start fresh).
     static func load(_ request: TrainingRequest, dataset: DatasetReader, comm: Communicator) throws -> RestoredCheckpoint? {
         guard let resume = request.resume else { return nil }
-        let directory = request.checkpointDirectory ?? "checkpoints"
+        let directory = request.checkpointDirectory(resuming: resume)
         var checkpoint: Checkpoint?
         let decision = try comm.decidedByRoot { () -> Decision? in
             guard let path = resume == "latest" ? try Checkpoint.latest(in: directory) : resume else { return nil }
@@ -152,7 +156,8 @@ struct RestoredCheckpoint {
         if plan.recipe.lrSchedule == .plateau, request.learningRate == nil, position.globalStep >= plan.recipe.warmup {
             position.monitor.plateauRate = record.learningRate
         }
-        return Decision(path: path, plan: plan, position: position, iterations: record.iterations)
+        return Decision(path: path, plan: plan, position: position, iterations: record.iterations,
+                        identity: RunIdentity(folder: .resumed(plan.checkpoints.directory, runID: record.runID), fingerprint: fingerprint))
     }
 
     /// Collective: rank 0 sends the weights and optimizer state to every rank and each slot's

@@ -63,6 +63,17 @@ public struct TrainingRequest: Sendable {
 
     public init(dataset: String) { self.dataset = dataset }
 
+    /// `--validation none`: a resume stops validating (and with it `--keep-best` and `--patience`).
+    public static let noValidation = "none"
+
+    /// `--checkpoint-dir`, or by default "checkpoints", or the folder of `--resume PATH`.
+    func checkpointDirectory(resuming resume: String?) -> String {
+        if let checkpointDirectory { return checkpointDirectory }
+        guard let resume, resume != "latest" else { return "checkpoints" }
+        let folder = (resume as NSString).deletingLastPathComponent
+        return folder.isEmpty ? "." : folder
+    }
+
     /// Refuses values no dataset or checkpoint could make right.
     func validate() throws {
         func positive(_ value: Int?, _ flag: String) throws {
@@ -90,6 +101,9 @@ public struct TrainingRequest: Sendable {
         if let learningRate, !(learningRate >= 0 && learningRate.isFinite) { throw TrainingError("--lr must be zero or a positive number") }
         if let momentum, !(0..<1).contains(momentum) { throw TrainingError("--momentum must be in [0, 1)") }
         if keepBest, validation == nil, resume == nil { throw TrainingError("--keep-best needs --validation") }
+        if validation == Self.noValidation, keepBest || patience != nil {
+            throw TrainingError("--validation none turns off --keep-best and --patience: drop them")
+        }
     }
 }
 
@@ -172,9 +186,9 @@ public struct TrainingPlan: Sendable, Equatable {
         maxSteps = request.maxSteps
         learningRate = request.learningRate ?? optimizer.defaultLearningRate
         clipNorm = request.clipNorm
-        validation = request.validation
+        validation = request.validation == TrainingRequest.noValidation ? nil : request.validation
         log = request.log
-        checkpoints = Checkpointing(directory: request.checkpointDirectory ?? "checkpoints", every: request.checkpointEvery ?? 0,
+        checkpoints = Checkpointing(directory: request.checkpointDirectory(resuming: nil), every: request.checkpointEvery ?? 0,
                                     keep: request.keep ?? 3, keepBest: request.keepBest || request.patience != nil)
         patience = request.patience
         try check(header, ranks: ranks)
@@ -211,12 +225,13 @@ public struct TrainingPlan: Sendable, Equatable {
         maxSteps = request.maxSteps
         learningRate = request.learningRate ?? saved.learningRate
         clipNorm = request.clipNorm ?? saved.clipNorm
-        validation = request.validation ?? saved.validation
         log = request.log ?? saved.log
-        patience = request.patience ?? saved.patience
-        checkpoints = Checkpointing(directory: request.checkpointDirectory ?? "checkpoints",
+        let validates = request.validation != TrainingRequest.noValidation
+        validation = validates ? request.validation ?? saved.validation : nil
+        patience = validates ? request.patience ?? saved.patience : nil
+        checkpoints = Checkpointing(directory: request.checkpointDirectory(resuming: request.resume),
                                     every: request.checkpointEvery ?? saved.checkpoints.every, keep: request.keep ?? saved.checkpoints.keep,
-                                    keepBest: request.keepBest || saved.checkpoints.keepBest || patience != nil)
+                                    keepBest: validates && (request.keepBest || saved.checkpoints.keepBest || patience != nil))
         try check(header, ranks: ranks)
     }
 

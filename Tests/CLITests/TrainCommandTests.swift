@@ -210,7 +210,7 @@ final class TrainCommandTests: XCTestCase {
         try writeFeatureDataset(regression, rows: 40, length: 4, task: .regression, value: { row, t, _ in Float(row + t) }, label: { row, _ in Float(row) })
         let result = try LSTMDist.run(["train", regression, "--slots", "2", "--optimizer", "sgd", "--lr", "1e30", "--checkpoint-dir", folder.file("nan")], ranks: 2)
         XCTAssertNotEqual(result.status, 0, "\(result)")
-        XCTAssertTrue(result.stderr.contains("at epoch 0 step"), "\(result)")
+        XCTAssertTrue(result.stderr.contains("at epoch 1 step"), "counted from 1, as progress counts\n\(result)")
         XCTAssertEqual(result.stderr.components(separatedBy: "Error:").count, 2, "every rank sees it; one reports it\n\(result)")
         XCTAssertNil(try Checkpoint.latest(in: folder.file("nan")))
     }
