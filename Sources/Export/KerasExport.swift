@@ -35,7 +35,7 @@ struct KerasExport {
         ]
         let archive: Archive
         do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .create) } catch {
-            throw ExportError("\(path): cannot create the zip archive: \(error)")
+            throw Self.writeFailure(path, error)
         }
         for (name, data) in members {
             do {
@@ -43,9 +43,18 @@ struct KerasExport {
                     data.subdata(in: Int(position) ..< Int(position) + size)
                 }
             } catch {
-                throw ExportError("\(path): cannot add \(name) to the zip archive: \(error)")
+                throw Self.writeFailure(path, error)
             }
         }
+    }
+
+    /// ZIPFoundation's errors print Foundation's dump; a person needs the system's reason, and
+    /// `AtomicOutput` names the output rather than its temporary file when it has one.
+    private static func writeFailure(_ path: String, _ error: Error) -> Error {
+        var error = error as NSError
+        while error.domain != NSPOSIXErrorDomain, let underlying = error.userInfo[NSUnderlyingErrorKey] as? any Error { error = underlying as NSError }
+        let reason = error.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(error.code))) : error.localizedDescription
+        return StorageError("\(path): cannot write the zip archive", systemReason: reason)
     }
 
     // MARK: model.weights.h5

@@ -21,9 +21,7 @@ struct ONNXExport {
 
     func write(to path: String) throws {
         let bytes: [UInt8] = try model().serializedBytes()
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw ExportError("\(path): cannot write")
-        }
+        try AtomicOutput.writeBytes(bytes, to: path)
     }
 
     func model() -> Onnx_ModelProto {

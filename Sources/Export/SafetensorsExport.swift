@@ -88,8 +88,6 @@ struct SafetensorsExport {
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: json)
         for (_, tensor) in named { bytes.append(contentsOf: tensor.littleEndianBytes) }
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw ExportError("\(path): cannot write")
-        }
+        try AtomicOutput.writeBytes(bytes, to: path)
     }
 }

@@ -32,6 +32,20 @@ public enum AtomicOutput {
         }
     }
 
+    /// Writes `bytes` as the file at `path` (a `write` body's temporary file), so that a failure
+    /// carries the system's reason. Wraps `open` and `write`.
+    public static func writeBytes(_ bytes: [UInt8], to path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard descriptor >= 0 else { throw systemError("\(path): cannot create") }
+        defer { close(descriptor) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }
+            guard count > 0 else { throw systemError("\(path): cannot write") }
+            written += count
+        }
+    }
+
     /// The error for a failed system call on `path`, with the system's reason from `errno`.
     public static func systemError(_ message: String) -> StorageError {
         let reason = String(cString: strerror(errno))

@@ -8,6 +8,7 @@ Runs the built binary: LSTM_DIST_BIN, default .build/debug/lstm-dist (from the r
 """
 import functools
 import os
+import re
 import random
 import shutil
 import subprocess
@@ -321,6 +322,17 @@ def test_an_output_in_a_read_only_folder_is_one_line_with_the_reason(tmp_path, s
     assert_refused(run("predict", checkpoints["binary"], data, "--out", folder / "p.h5"),
                    f"{folder / 'p.h5'}: cannot write: Read-only file system")
     assert_refused(run("pack", "data/sequences.jsonl", "--out", folder / "d.h5"), f"{folder / 'd.h5'}: cannot write: Read-only file system")
+
+
+@pytest.mark.parametrize("form", ["onnx", "safetensors", "keras"])
+def test_an_export_to_a_full_disk_is_one_line_naming_the_output_and_the_reason(tmp_path, small_filesystem, checkpoints, form):
+    full = small_filesystem("full", 4096)
+    out = full / f"model.{form}"
+    result = run("export", checkpoints["tokens"], "--format", form, "--out", out)
+    assert_refused(result, ": cannot write: No space left on device")
+    # The model is written first; a small one fits, and then its state file does not.
+    assert re.search(rf"Error: ({re.escape(str(out))}|{re.escape(str(full / 'model.state.h5'))}): cannot write", result.stderr), result.stderr
+    assert list(full.iterdir()) == [], "neither the model, its state file nor a temporary file is left"
 
 
 def test_pack_reports_a_malformed_value_as_its_only_line(tmp_path):
