@@ -68,7 +68,7 @@ public final class Forecaster {
     /// Collective: writes `/forecast` float32 [N, steps, K] in row order (zeros for an empty
     /// row), or CSV `row,h,p0,...` (h from 1; rows with no valid timestep are left out), through
     /// a temporary file renamed into place.
-    public func forecast(to path: String, format: PredictionFormat, force: Bool) throws {
+    public func forecast(to path: String, format: RowOutputFile.Format, force: Bool) throws {
         guard source.comm.isRoot else { return try run(into: nil) }
         let shape = [source.header.rows, steps, source.header.targetWidth]
         try AtomicOutput.write(to: path, force: force) { temporary in
