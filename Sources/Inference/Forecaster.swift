@@ -3,9 +3,6 @@ import Layout
 import Model
 import Storage
 import Training
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `forecast` (docs/commands.md): a pass over the dataset in the training layout that, at the end
 /// of every row, forks each slot's state and rolls it `steps` timesteps ahead, each prediction
@@ -68,26 +65,22 @@ public final class Forecaster {
     /// Collective: writes `/forecast` float32 [N, steps, K] in row order (zeros for an empty
     /// row), or CSV `row,h,p0,...` (h from 1; rows with no valid timestep are left out), through
     /// a temporary file renamed into place.
-    public func forecast(to path: String, format: PredictionFormat, force: Bool) throws {
+    public func forecast(to path: String, format: RowOutputFile.Format, force: Bool) throws {
         guard source.comm.isRoot else { return try run(into: nil) }
-        let shape = [source.header.rows, steps, source.header.targetWidth]
-        try AtomicOutput.write(to: path, force: force) { temporary in
-            switch format {
-            case .h5:
-                try run(into: ForecastFile(path: temporary, shape: shape))
-            case .csv:
-                let scratch = temporary + ".h5"
-                defer { unlink(scratch) }
-                try run(into: ForecastFile(path: scratch, shape: shape))
-                try ForecastFile.writeCSV(from: scratch, to: temporary, lengths: try source.reader.readLengths())
-            }
+        let header = source.header, steps = self.steps
+        try RowOutputFile.write(to: path, format: format, force: force, dataset: "forecast",
+                                shape: [header.rows, steps, header.targetWidth]) {
+            try run(into: $0)
+        } csvLines: {
+            let lengths = try source.reader.readLengths()
+            return .perIndex(column: "h", first: 1) { row in lengths[row] > 0 ? 0 ..< steps : 0 ..< 0 }
         }
     }
 
     /// Every rank rolls its slots' forks at each step that ends rows and sends rank 0 their
     /// forecasts, [B, steps, K] (zeros for a slot with nothing to forecast); rank 0 (`file`
     /// non-nil) writes each global slot's to the row it just finished.
-    private func run(into file: ForecastFile?) throws {
+    private func run(into file: RowOutputFile?) throws {
         let model = source.model, batch = source.batch, header = source.header, comm = source.comm
         let B = batch.slots, T = batch.window, F = header.features, K = header.targetWidth
         let first = Layout.slots(ofRank: comm.rank, slotsPerRank: B).lowerBound

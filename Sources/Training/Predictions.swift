@@ -1,15 +1,5 @@
 import Layout
 import Storage
-#if canImport(Glibc)
-import Glibc
-#endif
-
-public enum PredictionFormat: String, CaseIterable, Sendable {
-    /// `/predictions`, float32 `[N, K]` (per-row targets) or `[N, L, K]` (per timestep).
-    case h5
-    /// `row,p0,...` or `row,t,p0,...` (valid timesteps only).
-    case csv
-}
 
 extension CheckpointModel {
     /// Collective: refuses, on every rank before any work, an output rank 0 could not write.
@@ -18,26 +8,26 @@ extension CheckpointModel {
     }
 
     /// Collective: a pass in `layout` whose outputs rank 0 gathers and writes to `path` in row
-    /// order, whatever the layout and rank count. Written to a temporary file renamed into place,
-    /// so an existing output is only replaced by a complete one.
+    /// order, whatever the layout and rank count: `/predictions`, float32 `[N, K]` (per-row
+    /// targets) or `[N, L, K]` (per timestep), or CSV `row,p0,...` or `row,t,p0,...` (valid
+    /// timesteps only, `t` counted as in the padded row: the index into `/predictions` and
+    /// `/inputs`). Written to a temporary file renamed into place, so an existing output is only
+    /// replaced by a complete one.
     ///
     /// Memory on rank 0: one step's outputs of every slot, and the row each slot is on; rows are
-    /// written as they complete. CSV is converted from such an HDF5 file, a block of rows at a time.
-    public func predict(_ layout: EvaluationLayout, to path: String, format: PredictionFormat, force: Bool) throws {
+    /// written as they complete (`RowOutputFile`).
+    public func predict(_ layout: EvaluationLayout, to path: String, format: RowOutputFile.Format, force: Bool) throws {
         guard comm.isRoot else { return try gatherPredictions(layout, into: nil) }
-        try AtomicOutput.write(to: path, force: force) { temporary in
-            switch format {
-            case .h5:
-                let file = try PredictionFile(path: temporary, header: header)
-                try gatherPredictions(layout, into: file)
-                try file.close()
-            case .csv:
-                let scratch = temporary + ".h5"
-                defer { unlink(scratch) }
-                let file = try PredictionFile(path: scratch, header: header)
-                try gatherPredictions(layout, into: file)
-                try file.close()
-                try writeCSV(from: scratch, to: temporary)
+        let K = header.targetWidth, L = header.length, perStep = header.targetKind == .step
+        try RowOutputFile.write(to: path, format: format, force: force, dataset: "predictions",
+                                shape: perStep ? [header.rows, L, K] : [header.rows, K]) {
+            try gatherPredictions(layout, into: $0)
+        } csvLines: {
+            guard perStep else { return .perRow }
+            let lengths = try evaluation.reader.readLengths(), pre = header.padding == .pre
+            return .perIndex(column: "t", first: 0) { row in
+                let length = Int(lengths[row])
+                return pre ? L - length ..< L : 0 ..< length
             }
         }
     }
@@ -45,7 +35,7 @@ extension CheckpointModel {
     /// Every rank sends, for each of its slots, a record per reported timestep (each timestep
     /// for per-timestep targets, the row's scored timestep for per-row targets): a scored flag
     /// and the K outputs. Rank 0 (`file` non-nil) places them in each slot's current row.
-    private func gatherPredictions(_ layout: EvaluationLayout, into file: PredictionFile?) throws {
+    private func gatherPredictions(_ layout: EvaluationLayout, into file: RowOutputFile?) throws {
         let batch = evaluation.batch, outputs = evaluation.model.outputs
         let B = batch.slots, T = batch.window, K = evaluation.model.config.outputs, L = header.length
         let perStep = header.targetKind == .step
@@ -87,61 +77,5 @@ extension CheckpointModel {
                 }
             }
         }
-    }
-
-    /// The HDF5 predictions as CSV lines, in row order; per timestep, only valid timesteps, `t`
-    /// counted as in the padded row (the index into `/predictions` and `/inputs`).
-    private func writeCSV(from predictionsPath: String, to path: String) throws {
-        let predictions = try H5File(path: predictionsPath, mode: .readOnly).dataset("predictions")
-        let lengths = try evaluation.reader.readLengths()
-        let K = evaluation.model.config.outputs, L = header.length, perStep = header.targetKind == .step
-        guard let out = fopen(path, "w") else { throw AtomicOutput.systemError("\(path): cannot write") }
-
-        let probabilities = (0..<K).map { "p\($0)" }.joined(separator: ",")
-        fputs((perStep ? "row,t," : "row,") + probabilities + "\n", out)
-        let blockRows = max(1, (1 << 20) / (perStep ? L * K : K))
-        for start in stride(from: 0, to: header.rows, by: blockRows) {
-            let block = start ..< min(start + blockRows, header.rows)
-            let values: [Float]
-            do { values = try predictions.read(rows: block) } catch { fclose(out); throw error }
-            for row in block {
-                let base = (row - start) * (perStep ? L * K : K)
-                func line(_ prefix: String, _ offset: Int) {
-                    fputs(prefix + (0..<K).map { "\(values[offset + $0])" }.joined(separator: ",") + "\n", out)
-                }
-                guard perStep else { line("\(row),", base); continue }
-                let length = Int(lengths[row])
-                for t in header.padding == .pre ? (L - length)..<L : 0..<length { line("\(row),\(t),", base + t * K) }
-            }
-        }
-        let failed = ferror(out) != 0
-        guard fclose(out) == 0, !failed else { throw AtomicOutput.systemError("\(path): write failed") }
-    }
-}
-
-/// `/predictions` of an HDF5 file being written, one row at a time in any order.
-final class PredictionFile {
-    private let file: H5File
-    private var predictions: H5Dataset?
-
-    init(path: String, header: DatasetHeader) throws {
-        file = try H5File(path: path, mode: .truncate)
-        let K = header.targetWidth
-        let shape = header.targetKind == .step ? [header.rows, header.length, K] : [header.rows, K]
-        // Not compressed: rows arrive out of order, so a chunk is rewritten as each of its rows
-        // comes. Chunks of about 16 KiB keep that cheap; each carries a Fletcher32 checksum.
-        let rowValues = shape.dropFirst().reduce(1, *)
-        predictions = try file.createDataset("predictions", of: Float.self, shape: shape,
-                                             chunks: [min(header.rows, max(1, 4096 / rowValues))] + shape.dropFirst())
-    }
-
-    func write(_ values: UnsafeBufferPointer<Float>, row: Int) throws {
-        try predictions!.write(values, rowsFrom: row)
-    }
-
-    /// Closes the file, throwing what its last writes met.
-    func close() throws {
-        predictions = nil
-        try file.close()
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Comm
 import Inference
+import Storage
 import Training
 
 struct ForecastCommand: ParsableCommand {
@@ -24,7 +25,7 @@ struct ForecastCommand: ParsableCommand {
     @OptionGroup var input: CheckpointAndDataset
     @Option(parsing: .unconditional, help: "Timesteps to forecast after each row.") var steps: Int
     @Option(help: "The file to write.") var out: String
-    @Option(help: "h5 or csv. (default: csv when --out ends in .csv, else h5)") var format: PredictionFormat?
+    @Option(help: "h5 or csv. (default: csv when --out ends in .csv, else h5)") var format: RowOutputFile.Format?
     @Flag(help: "Replace an existing output file.") var force = false
 
     func run() throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Comm
+import Storage
 import Training
 
 struct PredictCommand: ParsableCommand {
@@ -17,7 +18,7 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup var input: CheckpointAndDataset
     @Option(help: "The file to write.") var out: String
-    @Option(help: "h5 or csv. (default: csv when --out ends in .csv, else h5)") var format: PredictionFormat?
+    @Option(help: "h5 or csv. (default: csv when --out ends in .csv, else h5)") var format: RowOutputFile.Format?
     @Option(help: "train, independent or interleaved (see `evaluate --help`).") var layout: EvaluationLayout = .train
     @Flag(help: "Replace an existing output file.") var force = false
 
@@ -35,4 +36,4 @@ struct PredictCommand: ParsableCommand {
     }
 }
 
-extension PredictionFormat: ExpressibleByArgument {}
+extension RowOutputFile.Format: ExpressibleByArgument {}
