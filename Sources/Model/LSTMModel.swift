@@ -53,8 +53,8 @@ public final class LSTMModel {
     private let kernelPath: KernelPath
     /// Set by `freezeKernels`.
     private var kernelsFrozen = false
-    /// logits = H_top^T W_dense; d(W_dense) = H_top d(logits); d(H_top) = W_dense d(logits)^T.
-    private let headForwardProduct: MatrixProduct, denseGradientProduct: MatrixProduct, topGradientProduct: MatrixProduct
+    /// The head's products over the top layer's outputs (OutputHead.swift).
+    private let headProducts: HeadProducts
     /// [T*B, 4H] scratch: a layer's gate gradients transposed, rows `transposedGateStride` apart.
     private let gateGradientTransposed: UnsafeMutablePointer<Float>
     /// [K, T*B] the logits' gradient transposed, rows `columnStride` apart.
@@ -143,12 +143,8 @@ public final class LSTMModel {
         layerProducts = shapes.indices.map {
             LSTMModel.planProducts(shapes, layer: $0, tokenInput: config.input.isTokens, path: kernels, frozen: false)
         }
-        headForwardProduct = MatrixProduct(m: columns, n: K, k: H, aStride: stateStride, transposedA: true, bStride: K,
-                                           cStride: K, path: kernels)
-        denseGradientProduct = MatrixProduct(m: H, n: K, k: columns, aStride: stateStride, bStride: K, cStride: K,
-                                             path: kernels)
-        topGradientProduct = MatrixProduct(m: H, n: columns, k: K, aStride: K, bStride: stride, cStride: stateStride,
-                                           path: kernels)
+        headProducts = HeadProducts(slots: B, window: T, inputs: H, outputs: K, inputStride: stateStride,
+                                    transposedStride: stride, path: kernels)
 
         if case .tokens(let vocabulary, let width) = config.input,
            TokenProjection.pays(vocabulary: vocabulary, slots: B, window: T) {
@@ -315,28 +311,25 @@ public final class LSTMModel {
         transpose(a.cell + window * B, rows: H, columns: B, sourceStride: stateStride, into: cellState)
     }
 
-    /// logits [T*B, K] = H_top^T W_dense (one row per timestep and slot), then outputs and the loss;
-    /// the logits' gradient too when `keepingGradient`.
+    /// The head over the top layer's outputs: logits [T*B, K], then outputs and the loss; the logits'
+    /// gradient too when `keepingGradient`.
     private func forwardHead(_ batch: WindowBatch, keepingGradient: Bool) -> WindowResult {
-        let K = config.outputs
-        let logits = activationArena.baseAddress! + logitsRange.lowerBound
-        clock.measure(\.matmul) { headForwardProduct(topOutputs, parameters.baseAddress! + denseKernelOffset, into: logits) }
-        return headLoss(config.head, outputs: K, logits: logits, bias: parameters.baseAddress! + denseBiasOffset,
-                        batch: batch, logitGradient: keepingGradient ? logitGradient : nil)
+        headForward(config.head, products: headProducts, inputs: topOutputs,
+                    kernel: parameters.baseAddress! + denseKernelOffset, bias: parameters.baseAddress! + denseBiasOffset,
+                    batch: batch, logits: activationArena.baseAddress! + logitsRange.lowerBound,
+                    logitGradient: keepingGradient ? logitGradient : nil, clock: clock)
     }
 
-    /// Dense weight gradients, and d(loss)/d(H_top) into the top layer's hidden gradient.
+    /// Dense weight gradients, and d(loss)/d(H_top) into blocks 1...T of the top layer's hidden gradient
+    /// (block 0 zeroed), masked as the head's inputs were.
     private func backwardHead() {
-        let K = config.outputs, H = config.hidden, columns = slots * window
         let top = layerActivations[config.layers - 1]
-        clock.measure(\.matmul) {
-            denseGradientProduct(topOutputs, logitGradient, into: gradients.baseAddress! + denseKernelOffset)
-            transpose(logitGradient, rows: columns, columns: K, into: logitGradientTransposed, targetStride: columnStride)
-            topGradientProduct(parameters.baseAddress! + denseKernelOffset, logitGradientTransposed,
-                               into: top.hiddenGradient + slots)
-        }
-        columnSums(logitGradient, rows: columns, columns: K, into: gradients.baseAddress! + denseBiasOffset)
-        zeroFirstBlock(top.hiddenGradient, rows: H, columns: slots, stride: stateStride)
+        headBackward(products: headProducts, inputs: topOutputs, kernel: parameters.baseAddress! + denseKernelOffset,
+                     logitGradient: logitGradient, logitGradientTransposed: logitGradientTransposed,
+                     kernelGradient: gradients.baseAddress! + denseKernelOffset,
+                     biasGradient: gradients.baseAddress! + denseBiasOffset, inputGradient: top.hiddenGradient + slots,
+                     clock: clock)
+        zeroFirstBlock(top.hiddenGradient, rows: config.hidden, columns: slots, stride: stateStride)
         maskGradient(site: config.layers, top.hiddenGradient + slots, stride: stateStride)
     }
 
