@@ -89,7 +89,7 @@ public final class LSTMModel {
         self.layout = layout
         self.slots = slots
         self.window = window
-        let B = slots, T = window, H = config.hidden, G = 4 * H, K = config.outputs, columns = B * T
+        let B = slots, T = window, H = config.hidden, G = 4 * H, K = config.outputs
         parameters = .zeroed(layout.count)
         gradients = .zeroed(layout.count + gradientTrailer)
         hidden = .zeroed(config.layers * B * H)
@@ -97,46 +97,37 @@ public final class LSTMModel {
         hiddenGradient = .zeroed(config.layers * B * H)
         cellGradient = .zeroed(config.layers * B * H)
 
-        // The activation arena: sizes first, then pointers carved in order.
-        let embeddingWidth = config.input.isTokens ? config.input.width : 0
-        let shapes = (0 ..< config.layers).map {
-            LayerShape(slots: B, window: T, inputs: $0 == 0 ? config.input.width : H, units: H)
+        // The activation arena, one allocation carved as `plan` lays it out.
+        let plan = ActivationPlan(config, slots: B, window: T, dropout: dropout != nil)
+        let shapes = (0 ..< config.layers).map { plan.shape(layer: $0) }
+        let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride
+        activationArena = .zeroed(plan.floats)
+        let arena = activationArena.baseAddress!
+        // The layers run one at a time: they share the step's block. Each keeps its kernel copies from
+        // forward to backward.
+        let stepProduct = arena + plan.stepProduct
+        layerActivations = (0 ..< config.layers).map {
+            let block = plan.block(layer: $0)
+            return LayerActivations(kernelCopies: arena + block.kernelCopies, gates: arena + block.gates,
+                                    stepProduct: stepProduct, hidden: arena + block.hidden, cell: arena + block.cell,
+                                    hiddenGradient: arena + block.hiddenGradient)
         }
-        let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride, stateSize = H * stateStride
-        let transposedGateStride = shapes[0].transposedGateStride
-        let perLayer = G * columns + 3 * stateSize
-        // Dropout sites: each layer's inputs, then the head's.
-        let dropoutWidths = dropout == nil ? [] : [config.input.width] + Array(repeating: H, count: config.layers)
-        let kernelCopies = shapes.map(\.kernelCopiesSize)
-        let total = G * B + kernelCopies.reduce(0, +) + config.layers * perLayer + config.input.width * stride
-            + embeddingWidth * stride + H * B
-            + 2 * columns * K + columns * transposedGateStride + K * stride
-            + DropoutMasks.arenaSize(widths: dropoutWidths, stride: stateStride)
-        activationArena = .zeroed(total)
-        let arenaBase = activationArena.baseAddress!
-        var next = arenaBase
+        firstLayerInputs = arena + plan.firstLayerInputs
+        embeddedGradient = arena + plan.embeddedGradient
+        cellGradientScratch = arena + plan.cellGradientScratch
+        logitsRange = plan.logits
+        logitGradient = arena + plan.logitGradient
+        gateGradientTransposed = arena + plan.gateGradientTransposed
+        logitGradientTransposed = arena + plan.logitGradientTransposed
+        var next = arena + plan.dropoutMasks
         func take(_ count: Int) -> UnsafeMutablePointer<Float> {
             defer { next += count }
             return next
         }
-        // The layers run one at a time: they share the step's block. Each keeps its kernel copies from
-        // forward to backward.
-        let stepProduct = take(G * B)
-        layerActivations = kernelCopies.map { size in
-            LayerActivations(kernelCopies: take(size), gates: take(G * columns), stepProduct: stepProduct,
-                             hidden: take(stateSize), cell: take(stateSize), hiddenGradient: take(stateSize))
+        dropoutMasks = dropout.map {
+            DropoutMasks($0, widths: plan.dropoutWidths, slots: B, window: T, stride: stateStride, take: take)
         }
-        firstLayerInputs = take(config.input.width * stride)
-        embeddedGradient = take(embeddingWidth * stride)
-        cellGradientScratch = take(H * B)
-        logitsRange = (next - arenaBase) ..< (next - arenaBase + columns * K)
-        _ = take(columns * K)
-        logitGradient = take(columns * K)
-        gateGradientTransposed = take(columns * transposedGateStride)
-        logitGradientTransposed = take(K * stride)
-        // Rows `stateStride` apart, as the outputs a dropped copy stands for: the same planned products read either.
-        dropoutMasks = dropout.map { DropoutMasks($0, widths: dropoutWidths, slots: B, window: T, stride: stateStride, take: take) }
-        precondition(next == arenaBase + total)
+        precondition(next == arena + plan.floats)
 
         kernelPath = kernels
         layerShapes = shapes
