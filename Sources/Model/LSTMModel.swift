@@ -7,21 +7,21 @@
 ///
 ///     // refill `batch` (time-major: row t * slots + b); resetState(slot:) where a row starts
 ///     let result = model.run(batch, backward: true)       // sums over this rank's targets
-///     model.gradients[layout.count...] = loss sum, target count, ...   // the caller's trailer
+///     model.gradients[parameterLayout.count...] = loss sum, target count, ...   // the caller's trailer
 ///     allreduce(model.gradients)                          // one buffer, one collective
 ///     if globalTargets > 0 {
-///         scale model.gradients[0 ..< layout.count] by 1 / globalTargets
+///         scale model.gradients[0 ..< parameterLayout.count] by 1 / globalTargets
 ///         clipByGlobalNorm(that slice, maxNorm:)          // optional
 ///         optimizer.step(parameters: model.parameters, gradients: that slice)
 ///     }
 public final class LSTMModel {
     public let config: ModelConfig
-    public let layout: ParameterLayout
+    public let parameterLayout: ParameterLayout
     public let slots: Int
     public let window: Int
-    /// [layout.count]; tensors are views at `layout.tensors[i].offset`.
+    /// [parameterLayout.count]; tensors are views at `parameterLayout.tensors[i].offset`.
     public var parameters: UnsafeMutableBufferPointer<Float>
-    /// [layout.count + gradientTrailer]: after a backward run the first `layout.count` hold
+    /// [parameterLayout.count + gradientTrailer]: after a backward run the first `parameterLayout.count` hold
     /// d(lossSum)/d(parameters); the trailer belongs to the caller (sums that ride the same allreduce).
     public var gradients: UnsafeMutableBufferPointer<Float>
     /// [layers, B, H] carried state.
@@ -85,13 +85,13 @@ public final class LSTMModel {
         precondition(slots > 0 && window > 0 && gradientTrailer >= 0)
         precondition(config.head != .binary || config.outputs == 1, "a binary head has one output")
         self.config = config
-        let layout = ParameterLayout(config)
-        self.layout = layout
+        let parameterLayout = ParameterLayout(config)
+        self.parameterLayout = parameterLayout
         self.slots = slots
         self.window = window
         let B = slots, T = window, H = config.hidden, G = 4 * H, K = config.outputs
-        parameters = .zeroed(layout.count)
-        gradients = .zeroed(layout.count + gradientTrailer)
+        parameters = .zeroed(parameterLayout.count)
+        gradients = .zeroed(parameterLayout.count + gradientTrailer)
         hidden = .zeroed(config.layers * B * H)
         cell = .zeroed(config.layers * B * H)
         hiddenGradient = .zeroed(config.layers * B * H)
@@ -147,15 +147,15 @@ public final class LSTMModel {
 
         let parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
         func tensors(_ base: UnsafeMutablePointer<Float>, layer: Int) -> LayerTensors {
-            LayerTensors(kernel: base + layout["lstm_\(layer)/kernel"]!.offset,
-                         recurrentKernel: base + layout["lstm_\(layer)/recurrent_kernel"]!.offset,
-                         bias: base + layout["lstm_\(layer)/bias"]!.offset)
+            LayerTensors(kernel: base + parameterLayout["lstm_\(layer)/kernel"]!.offset,
+                         recurrentKernel: base + parameterLayout["lstm_\(layer)/recurrent_kernel"]!.offset,
+                         bias: base + parameterLayout["lstm_\(layer)/bias"]!.offset)
         }
         layerWeights = (0 ..< config.layers).map { tensors(parameterBase, layer: $0) }
         layerGradients = (0 ..< config.layers).map { tensors(gradientBase, layer: $0) }
-        embeddingOffset = layout["embedding/embeddings"]?.offset
-        denseKernelOffset = layout["dense/kernel"]!.offset
-        denseBiasOffset = layout["dense/bias"]!.offset
+        embeddingOffset = parameterLayout["embedding/embeddings"]?.offset
+        denseKernelOffset = parameterLayout["dense/kernel"]!.offset
+        denseBiasOffset = parameterLayout["dense/bias"]!.offset
     }
 
     deinit {
@@ -204,7 +204,7 @@ public final class LSTMModel {
     }
 
     /// Forward over the window from the carried state, which advances to the window's end
-    /// (masked steps keep it). With `backward`, gradients[0..<layout.count] = d(lossSum)/d(parameters)
+    /// (masked steps keep it). With `backward`, gradients[0..<parameterLayout.count] = d(lossSum)/d(parameters)
     /// (overwritten; truncated BPTT at the window's start), and hiddenGradient/cellGradient are set.
     /// A window without targets gives zero gradients and `targets == 0`. With `dropoutStep` (the
     /// global step) and a model made with dropout, the inputs of every layer and of the head are
@@ -233,7 +233,7 @@ public final class LSTMModel {
         let result = forwardHead(batch, keepingGradient: backward)
         guard backward else { return result }
         guard result.targets > 0 else {
-            gradients.baseAddress!.update(repeating: 0, count: layout.count)
+            gradients.baseAddress!.update(repeating: 0, count: parameterLayout.count)
             hiddenGradient.update(repeating: 0)
             cellGradient.update(repeating: 0)
             return result

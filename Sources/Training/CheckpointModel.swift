@@ -73,7 +73,7 @@ public final class CheckpointModel {
         let window = min(decision.config.shape.window!, header.length)
         let modelConfig = decision.config.modelConfig(for: header)
         let model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: window)
-        try Checkpoint.broadcast("model", of: checkpoint, into: model.parameters, layout: model.layout, comm: comm)
+        try Checkpoint.broadcast("model", of: checkpoint, into: model.parameters, layout: model.parameterLayout, comm: comm)
         evaluation = Evaluation(model: model, batch: WindowBatch(config: modelConfig, slots: slotsPerRank, window: window),
                                 reader: reader, globalSlots: globalSlots, comm: comm)
     }

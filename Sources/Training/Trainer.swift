@@ -128,8 +128,8 @@ public final class Trainer {
         model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: layout.window, gradientTrailer: Trailer.allCases.count,
                           dropout: dropout > 0 ? Dropout(rate: dropout, seed: config.shape.seed!, firstGlobalSlot: comm.rank * slotsPerRank) : nil)
         learningRates = LearningRatePlan(config, stepsPerEpoch: layout.stepsPerEpoch)
-        weightDecay = config.shape.weightDecay! > 0 ? WeightDecay(decay: config.shape.weightDecay!, layout: model.layout) : nil
-        optimizer = makeOptimizer(config, parameterCount: model.layout.count)
+        weightDecay = config.shape.weightDecay! > 0 ? WeightDecay(decay: config.shape.weightDecay!, parameterLayout: model.parameterLayout) : nil
+        optimizer = makeOptimizer(config, parameterCount: model.parameterLayout.count)
         batch = WindowBatch(config: modelConfig, slots: slotsPerRank, window: layout.window)
         feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: comm.rank, slotsPerRank: slotsPerRank))
         metricKind = MetricKind(header)
@@ -150,7 +150,7 @@ public final class Trainer {
     public func run(stopRequested: () -> Bool = { false }, report: (TrainingEvent) -> Void) throws -> TrainingOutcome {
         let maxSteps = config.maxSteps ?? .max
         guard position.epoch < config.epochs!, position.globalStep < maxSteps, !position.monitor.earlyStopped else { return .nothingToDo }
-        let parameterCount = model.layout.count
+        let parameterCount = model.parameterLayout.count
         let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[..<parameterCount])
         let trailer = UnsafeMutableBufferPointer(rebasing: model.gradients[parameterCount...])
         let slotTimestepsPerStep = Double(layout.globalSlots * layout.window)

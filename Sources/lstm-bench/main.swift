@@ -112,12 +112,12 @@ struct ModelBench: ParsableCommand {
         }
         batch.mask.update(repeating: 1)
         batch.targetMask.update(repeating: 1)
-        let optimizer = AdamOptimizer(count: model.layout.count)
-        let parameterGradients = UnsafeBufferPointer(rebasing: model.gradients[0 ..< model.layout.count])
+        let optimizer = AdamOptimizer(count: model.parameterLayout.count)
+        let parameterGradients = UnsafeBufferPointer(rebasing: model.gradients[0 ..< model.parameterLayout.count])
         func trainingStep() {
             let result = model.run(batch, backward: true)
             let scale = 1 / Float(result.targets)
-            for k in 0 ..< model.layout.count { model.gradients[k] *= scale }
+            for k in 0 ..< model.parameterLayout.count { model.gradients[k] *= scale }
             optimizer.step(parameters: model.parameters, gradients: parameterGradients)
         }
         trainingStep()  // warm caches (and JIT nothing: every kernel was made with the model)

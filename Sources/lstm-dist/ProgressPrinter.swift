@@ -22,7 +22,7 @@ final class ProgressPrinter {
         lstm-dist train: \(config.dataset): \(header.rows) rows x \(header.length) timesteps, \(header.task.rawValue), \(header.targetKind.rawValue) targets
           \(ranks) rank\(ranks == 1 ? "" : "s") x \(config.slotsPerRank!) slots = \(layout.globalSlots) global slots; \
         window \(layout.window), \(layout.windowsPerRow) per row, \(layout.stepsPerEpoch) steps per epoch; reset per \(config.shape.reset!.rawValue)
-          model: \(config.shape.layers!) x LSTM(\(config.shape.hidden!)), \(trainer.model.layout.count) parameters; \(config.shape.optimizer!.rawValue), lr \(config.learningRate!)\(regularisation)
+          model: \(config.shape.layers!) x LSTM(\(config.shape.hidden!)), \(trainer.model.parameterLayout.count) parameters; \(config.shape.optimizer!.rawValue), lr \(config.learningRate!)\(regularisation)
         """)
     }
 
