@@ -54,7 +54,7 @@ extension LSTMModel {
     /// zero biases with the forget quarter at 1, embeddings U(-0.05, 0.05). Each tensor draws from
     /// its own stream (seed and tensor index), deterministic in `seed`.
     public func initialize(seed: UInt64) {
-        for (index, spec) in layout.tensors.enumerated() {
+        for (index, spec) in parameterLayout.tensors.enumerated() {
             var random = SplitMix64(seed: seed ^ (UInt64(index + 1) &* 0xD1B5_4A32_D192_ED03))
             let values = UnsafeMutableBufferPointer(rebasing: parameters[spec.offset ..< spec.offset + spec.count])
             switch spec.name {

@@ -7,21 +7,21 @@
 ///
 ///     // refill `batch` (time-major: row t * slots + b); resetState(slot:) where a row starts
 ///     let result = model.run(batch, backward: true)       // sums over this rank's targets
-///     model.gradients[layout.count...] = loss sum, target count, ...   // the caller's trailer
+///     model.gradients[parameterLayout.count...] = loss sum, target count, ...   // the caller's trailer
 ///     allreduce(model.gradients)                          // one buffer, one collective
 ///     if globalTargets > 0 {
-///         scale model.gradients[0 ..< layout.count] by 1 / globalTargets
+///         scale model.gradients[0 ..< parameterLayout.count] by 1 / globalTargets
 ///         clipByGlobalNorm(that slice, maxNorm:)          // optional
 ///         optimizer.step(parameters: model.parameters, gradients: that slice)
 ///     }
 public final class LSTMModel {
     public let config: ModelConfig
-    public let layout: ParameterLayout
+    public let parameterLayout: ParameterLayout
     public let slots: Int
     public let window: Int
-    /// [layout.count]; tensors are views at `layout.tensors[i].offset`.
+    /// [parameterLayout.count]; tensors are views at `parameterLayout.tensors[i].offset`.
     public var parameters: UnsafeMutableBufferPointer<Float>
-    /// [layout.count + gradientTrailer]: after a backward run the first `layout.count` hold
+    /// [parameterLayout.count + gradientTrailer]: after a backward run the first `parameterLayout.count` hold
     /// d(lossSum)/d(parameters); the trailer belongs to the caller (sums that ride the same allreduce).
     public var gradients: UnsafeMutableBufferPointer<Float>
     /// [layers, B, H] carried state.
@@ -53,8 +53,8 @@ public final class LSTMModel {
     private let kernelPath: KernelPath
     /// Set by `freezeKernels`.
     private var kernelsFrozen = false
-    /// logits = H_top^T W_dense; d(W_dense) = H_top d(logits); d(H_top) = W_dense d(logits)^T.
-    private let headForwardProduct: MatrixProduct, denseGradientProduct: MatrixProduct, topGradientProduct: MatrixProduct
+    /// The head's products over the top layer's outputs (OutputHead.swift).
+    private let headProducts: HeadProducts
     /// [T*B, 4H] scratch: a layer's gate gradients transposed, rows `transposedGateStride` apart.
     private let gateGradientTransposed: UnsafeMutablePointer<Float>
     /// [K, T*B] the logits' gradient transposed, rows `columnStride` apart.
@@ -85,70 +85,57 @@ public final class LSTMModel {
         precondition(slots > 0 && window > 0 && gradientTrailer >= 0)
         precondition(config.head != .binary || config.outputs == 1, "a binary head has one output")
         self.config = config
-        let layout = ParameterLayout(config)
-        self.layout = layout
+        let parameterLayout = ParameterLayout(config)
+        self.parameterLayout = parameterLayout
         self.slots = slots
         self.window = window
-        let B = slots, T = window, H = config.hidden, G = 4 * H, K = config.outputs, columns = B * T
-        parameters = .zeroed(layout.count)
-        gradients = .zeroed(layout.count + gradientTrailer)
+        let B = slots, T = window, H = config.hidden, G = 4 * H, K = config.outputs
+        parameters = .zeroed(parameterLayout.count)
+        gradients = .zeroed(parameterLayout.count + gradientTrailer)
         hidden = .zeroed(config.layers * B * H)
         cell = .zeroed(config.layers * B * H)
         hiddenGradient = .zeroed(config.layers * B * H)
         cellGradient = .zeroed(config.layers * B * H)
 
-        // The activation arena: sizes first, then pointers carved in order.
-        let embeddingWidth = config.input.isTokens ? config.input.width : 0
-        let shapes = (0 ..< config.layers).map {
-            LayerShape(slots: B, window: T, inputs: $0 == 0 ? config.input.width : H, units: H)
+        // The activation arena, one allocation carved as `plan` lays it out.
+        let plan = ActivationPlan(config, slots: B, window: T, dropout: dropout != nil)
+        let shapes = (0 ..< config.layers).map { plan.shape(layer: $0) }
+        let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride
+        activationArena = .zeroed(plan.floats)
+        let arena = activationArena.baseAddress!
+        // The layers run one at a time: they share the step's block. Each keeps its kernel copies from
+        // forward to backward.
+        let stepProduct = arena + plan.stepProduct
+        layerActivations = (0 ..< config.layers).map {
+            let block = plan.block(layer: $0)
+            return LayerActivations(kernelCopies: arena + block.kernelCopies, gates: arena + block.gates,
+                                    stepProduct: stepProduct, hidden: arena + block.hidden, cell: arena + block.cell,
+                                    hiddenGradient: arena + block.hiddenGradient)
         }
-        let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride, stateSize = H * stateStride
-        let transposedGateStride = shapes[0].transposedGateStride
-        let perLayer = G * columns + 3 * stateSize
-        // Dropout sites: each layer's inputs, then the head's.
-        let dropoutWidths = dropout == nil ? [] : [config.input.width] + Array(repeating: H, count: config.layers)
-        let kernelCopies = shapes.map(\.kernelCopiesSize)
-        let total = G * B + kernelCopies.reduce(0, +) + config.layers * perLayer + config.input.width * stride
-            + embeddingWidth * stride + H * B
-            + 2 * columns * K + columns * transposedGateStride + K * stride
-            + DropoutMasks.arenaSize(widths: dropoutWidths, stride: stateStride)
-        activationArena = .zeroed(total)
-        let arenaBase = activationArena.baseAddress!
-        var next = arenaBase
+        firstLayerInputs = arena + plan.firstLayerInputs
+        embeddedGradient = arena + plan.embeddedGradient
+        cellGradientScratch = arena + plan.cellGradientScratch
+        logitsRange = plan.logits
+        logitGradient = arena + plan.logitGradient
+        gateGradientTransposed = arena + plan.gateGradientTransposed
+        logitGradientTransposed = arena + plan.logitGradientTransposed
+        var next = arena + plan.dropoutMasks
         func take(_ count: Int) -> UnsafeMutablePointer<Float> {
             defer { next += count }
             return next
         }
-        // The layers run one at a time: they share the step's block. Each keeps its kernel copies from
-        // forward to backward.
-        let stepProduct = take(G * B)
-        layerActivations = kernelCopies.map { size in
-            LayerActivations(kernelCopies: take(size), gates: take(G * columns), stepProduct: stepProduct,
-                             hidden: take(stateSize), cell: take(stateSize), hiddenGradient: take(stateSize))
+        dropoutMasks = dropout.map {
+            DropoutMasks($0, widths: plan.dropoutWidths, slots: B, window: T, stride: stateStride, take: take)
         }
-        firstLayerInputs = take(config.input.width * stride)
-        embeddedGradient = take(embeddingWidth * stride)
-        cellGradientScratch = take(H * B)
-        logitsRange = (next - arenaBase) ..< (next - arenaBase + columns * K)
-        _ = take(columns * K)
-        logitGradient = take(columns * K)
-        gateGradientTransposed = take(columns * transposedGateStride)
-        logitGradientTransposed = take(K * stride)
-        // Rows `stateStride` apart, as the outputs a dropped copy stands for: the same planned products read either.
-        dropoutMasks = dropout.map { DropoutMasks($0, widths: dropoutWidths, slots: B, window: T, stride: stateStride, take: take) }
-        precondition(next == arenaBase + total)
+        precondition(next == arena + plan.floats)
 
         kernelPath = kernels
         layerShapes = shapes
         layerProducts = shapes.indices.map {
             LSTMModel.planProducts(shapes, layer: $0, tokenInput: config.input.isTokens, path: kernels, frozen: false)
         }
-        headForwardProduct = MatrixProduct(m: columns, n: K, k: H, aStride: stateStride, transposedA: true, bStride: K,
-                                           cStride: K, path: kernels)
-        denseGradientProduct = MatrixProduct(m: H, n: K, k: columns, aStride: stateStride, bStride: K, cStride: K,
-                                             path: kernels)
-        topGradientProduct = MatrixProduct(m: H, n: columns, k: K, aStride: K, bStride: stride, cStride: stateStride,
-                                           path: kernels)
+        headProducts = HeadProducts(slots: B, window: T, inputs: H, outputs: K, inputStride: stateStride,
+                                    transposedStride: stride, path: kernels)
 
         if case .tokens(let vocabulary, let width) = config.input,
            TokenProjection.pays(vocabulary: vocabulary, slots: B, window: T) {
@@ -160,15 +147,15 @@ public final class LSTMModel {
 
         let parameterBase = parameters.baseAddress!, gradientBase = gradients.baseAddress!
         func tensors(_ base: UnsafeMutablePointer<Float>, layer: Int) -> LayerTensors {
-            LayerTensors(kernel: base + layout["lstm_\(layer)/kernel"]!.offset,
-                         recurrentKernel: base + layout["lstm_\(layer)/recurrent_kernel"]!.offset,
-                         bias: base + layout["lstm_\(layer)/bias"]!.offset)
+            LayerTensors(kernel: base + parameterLayout["lstm_\(layer)/kernel"]!.offset,
+                         recurrentKernel: base + parameterLayout["lstm_\(layer)/recurrent_kernel"]!.offset,
+                         bias: base + parameterLayout["lstm_\(layer)/bias"]!.offset)
         }
         layerWeights = (0 ..< config.layers).map { tensors(parameterBase, layer: $0) }
         layerGradients = (0 ..< config.layers).map { tensors(gradientBase, layer: $0) }
-        embeddingOffset = layout["embedding/embeddings"]?.offset
-        denseKernelOffset = layout["dense/kernel"]!.offset
-        denseBiasOffset = layout["dense/bias"]!.offset
+        embeddingOffset = parameterLayout["embedding/embeddings"]?.offset
+        denseKernelOffset = parameterLayout["dense/kernel"]!.offset
+        denseBiasOffset = parameterLayout["dense/bias"]!.offset
     }
 
     deinit {
@@ -217,7 +204,7 @@ public final class LSTMModel {
     }
 
     /// Forward over the window from the carried state, which advances to the window's end
-    /// (masked steps keep it). With `backward`, gradients[0..<layout.count] = d(lossSum)/d(parameters)
+    /// (masked steps keep it). With `backward`, gradients[0..<parameterLayout.count] = d(lossSum)/d(parameters)
     /// (overwritten; truncated BPTT at the window's start), and hiddenGradient/cellGradient are set.
     /// A window without targets gives zero gradients and `targets == 0`. With `dropoutStep` (the
     /// global step) and a model made with dropout, the inputs of every layer and of the head are
@@ -246,7 +233,7 @@ public final class LSTMModel {
         let result = forwardHead(batch, keepingGradient: backward)
         guard backward else { return result }
         guard result.targets > 0 else {
-            gradients.baseAddress!.update(repeating: 0, count: layout.count)
+            gradients.baseAddress!.update(repeating: 0, count: parameterLayout.count)
             hiddenGradient.update(repeating: 0)
             cellGradient.update(repeating: 0)
             return result
@@ -315,28 +302,25 @@ public final class LSTMModel {
         transpose(a.cell + window * B, rows: H, columns: B, sourceStride: stateStride, into: cellState)
     }
 
-    /// logits [T*B, K] = H_top^T W_dense (one row per timestep and slot), then outputs and the loss;
-    /// the logits' gradient too when `keepingGradient`.
+    /// The head over the top layer's outputs: logits [T*B, K], then outputs and the loss; the logits'
+    /// gradient too when `keepingGradient`.
     private func forwardHead(_ batch: WindowBatch, keepingGradient: Bool) -> WindowResult {
-        let K = config.outputs
-        let logits = activationArena.baseAddress! + logitsRange.lowerBound
-        clock.measure(\.matmul) { headForwardProduct(topOutputs, parameters.baseAddress! + denseKernelOffset, into: logits) }
-        return headLoss(config.head, outputs: K, logits: logits, bias: parameters.baseAddress! + denseBiasOffset,
-                        batch: batch, logitGradient: keepingGradient ? logitGradient : nil)
+        headForward(config.head, products: headProducts, inputs: topOutputs,
+                    kernel: parameters.baseAddress! + denseKernelOffset, bias: parameters.baseAddress! + denseBiasOffset,
+                    batch: batch, logits: activationArena.baseAddress! + logitsRange.lowerBound,
+                    logitGradient: keepingGradient ? logitGradient : nil, clock: clock)
     }
 
-    /// Dense weight gradients, and d(loss)/d(H_top) into the top layer's hidden gradient.
+    /// Dense weight gradients, and d(loss)/d(H_top) into blocks 1...T of the top layer's hidden gradient
+    /// (block 0 zeroed), masked as the head's inputs were.
     private func backwardHead() {
-        let K = config.outputs, H = config.hidden, columns = slots * window
         let top = layerActivations[config.layers - 1]
-        clock.measure(\.matmul) {
-            denseGradientProduct(topOutputs, logitGradient, into: gradients.baseAddress! + denseKernelOffset)
-            transpose(logitGradient, rows: columns, columns: K, into: logitGradientTransposed, targetStride: columnStride)
-            topGradientProduct(parameters.baseAddress! + denseKernelOffset, logitGradientTransposed,
-                               into: top.hiddenGradient + slots)
-        }
-        columnSums(logitGradient, rows: columns, columns: K, into: gradients.baseAddress! + denseBiasOffset)
-        zeroFirstBlock(top.hiddenGradient, rows: H, columns: slots, stride: stateStride)
+        headBackward(products: headProducts, inputs: topOutputs, kernel: parameters.baseAddress! + denseKernelOffset,
+                     logitGradient: logitGradient, logitGradientTransposed: logitGradientTransposed,
+                     kernelGradient: gradients.baseAddress! + denseKernelOffset,
+                     biasGradient: gradients.baseAddress! + denseBiasOffset, inputGradient: top.hiddenGradient + slots,
+                     clock: clock)
+        zeroFirstBlock(top.hiddenGradient, rows: config.hidden, columns: slots, stride: stateStride)
         maskGradient(site: config.layers, top.hiddenGradient + slots, stride: stateStride)
     }
 

@@ -68,7 +68,7 @@ public final class CheckpointModel {
         let slotsPerRank = globalSlots / comm.size
         let modelConfig = decision.plan.modelConfig(for: DataSignature(header))
         let model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: window(decision.plan))
-        try Checkpoint.broadcast("model", of: checkpoint, into: model.parameters, layout: model.layout, comm: comm)
+        try Checkpoint.broadcast("model", of: checkpoint, into: model.parameters, layout: model.parameterLayout, comm: comm)
         evaluation = Evaluation(model: model, batch: WindowBatch(config: modelConfig, slots: slotsPerRank, window: window(decision.plan)),
                                 reader: reader, globalSlots: globalSlots, comm: comm)
     }

@@ -42,7 +42,7 @@ public struct SavedNetwork {
     /// A model of `slots` x `window` holding the checkpoint's weights, every slot at zero state.
     public func makeModel(slots: Int, window: Int) -> LSTMModel {
         let model = LSTMModel(config: modelConfig, slots: slots, window: window)
-        for spec in model.layout.tensors {
+        for spec in model.parameterLayout.tensors {
             _ = UnsafeMutableBufferPointer(rebasing: model.parameters[spec.offset ..< spec.offset + spec.count])
                 .update(fromContentsOf: checkpoint.tensors["model/" + spec.name]!.values)
         }

@@ -109,9 +109,9 @@ public final class Trainer {
         model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: layout.window, gradientTrailer: GradientTrailer.count,
                           dropout: recipe.dropout > 0 ? Dropout(rate: recipe.dropout, seed: recipe.seed, firstGlobalSlot: comm.rank * slotsPerRank) : nil)
         learningRates = LearningRatePlan(plan, stepsPerEpoch: layout.stepsPerEpoch)
-        optimizer = makeOptimizer(plan, parameterCount: model.layout.count)
+        optimizer = makeOptimizer(plan, parameterCount: model.parameterLayout.count)
         update = ParameterUpdate(optimizer: optimizer, clipNorm: plan.clipNorm,
-                                 weightDecay: recipe.weightDecay > 0 ? WeightDecay(decay: recipe.weightDecay, layout: model.layout) : nil)
+                                 weightDecay: recipe.weightDecay > 0 ? WeightDecay(decay: recipe.weightDecay, parameterLayout: model.parameterLayout) : nil)
         batch = WindowBatch(config: modelConfig, slots: slotsPerRank, window: layout.window)
         feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: comm.rank, slotsPerRank: slotsPerRank))
         metricKind = MetricKind(header)
@@ -180,7 +180,7 @@ public final class Trainer {
         let learningRate = nextLearningRate
         let local = fillFailure == nil ? model.run(batch, backward: true, dropoutStep: position.globalStep) : WindowResult()
 
-        let parameterCount = model.layout.count
+        let parameterCount = model.parameterLayout.count
         let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[..<parameterCount])
         let slots = UnsafeMutableBufferPointer(rebasing: model.gradients[parameterCount...])
         GradientTrailer.write(local, stopVote: stopRequested, failureVote: fillFailure != nil, into: slots)

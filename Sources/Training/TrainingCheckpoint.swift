@@ -32,7 +32,7 @@ struct CheckpointWriter {
         guard comm.isRoot else { return nil }
 
         var tensors = states.mapValues { Tensor(shape: [layers, S, H], values: $0) }
-        for spec in model.layout.tensors {
+        for spec in model.parameterLayout.tensors {
             let range = spec.offset ..< spec.offset + spec.count
             tensors["model/" + spec.name] = Tensor(shape: spec.shape, values: Array(model.parameters[range]))
             for (name, buffer) in trainer.optimizer.state {
@@ -163,9 +163,9 @@ struct RestoredCheckpoint {
     /// Collective: rank 0 sends the weights and optimizer state to every rank and each slot's
     /// state to the rank that now owns it.
     func restore(into model: LSTMModel, optimizer: any Optimizer, comm: Communicator) throws {
-        try Checkpoint.broadcast("model", of: checkpoint, into: model.parameters, layout: model.layout, comm: comm)
+        try Checkpoint.broadcast("model", of: checkpoint, into: model.parameters, layout: model.parameterLayout, comm: comm)
         for (name, buffer) in optimizer.state {
-            try Checkpoint.broadcast("optimizer/\(name)", of: checkpoint, into: buffer, layout: model.layout, comm: comm)
+            try Checkpoint.broadcast("optimizer/\(name)", of: checkpoint, into: buffer, layout: model.parameterLayout, comm: comm)
         }
         optimizer.iterations = decision.iterations
 

@@ -112,8 +112,8 @@ struct ModelBench: ParsableCommand {
         }
         batch.mask.update(repeating: 1)
         batch.targetMask.update(repeating: 1)
-        let update = ParameterUpdate(optimizer: AdamOptimizer(count: model.layout.count))
-        let parameterGradients = UnsafeMutableBufferPointer(rebasing: model.gradients[0 ..< model.layout.count])
+        let update = ParameterUpdate(optimizer: AdamOptimizer(count: model.parameterLayout.count))
+        let parameterGradients = UnsafeMutableBufferPointer(rebasing: model.gradients[0 ..< model.parameterLayout.count])
         func trainingStep() {
             let result = model.run(batch, backward: true)
             update.apply(parameters: model.parameters, gradients: parameterGradients, targets: Double(result.targets), learningRate: 1e-3)

@@ -74,7 +74,7 @@ final class GradientTests: XCTestCase {
         if dropoutStep != nil {
             XCTAssertNotEqual(lossFromStart(), model.run(batch, backward: false).lossSum, "dropout changed nothing", file: file, line: line)
         }
-        let analytic = Array(model.gradients.prefix(model.layout.count))
+        let analytic = Array(model.gradients.prefix(model.parameterLayout.count))
         let analyticHidden = model.hiddenGradient.array, analyticCell = model.cellGradient.array
 
         /// Central differences of the loss in each of `count` values reached through get/set.
@@ -90,7 +90,7 @@ final class GradientTests: XCTestCase {
             }
         }
         let name = "(\(input), \(head), \(layers) layers\(dropout == nil ? "" : ", dropout"))"
-        for spec in model.layout.tensors {
+        for spec in model.parameterLayout.tensors {
             let numeric = numericGradient(count: spec.count, get: { model.parameters[spec.offset + $0] },
                                           set: { model.parameters[spec.offset + $0] = $1 })
             assertClose(Array(analytic[spec.offset ..< spec.offset + spec.count]), numeric,

@@ -5,7 +5,7 @@ final class InitializationTests: XCTestCase {
     let config = ModelConfig(input: .tokens(vocabSize: 50, embedding: 24), hidden: 16, layers: 2, head: .multiclass, outputs: 5)
 
     func values(_ model: LSTMModel, _ name: String) -> [Float] {
-        let spec = model.layout[name]!
+        let spec = model.parameterLayout[name]!
         return Array(model.parameters[spec.offset ..< spec.offset + spec.count])
     }
 

@@ -108,14 +108,14 @@ final class KernelTests: XCTestCase {
             let model = LSTMModel(config: config, slots: slots, window: window, kernels: path)
             model.initialize(seed: 2)
             let batch = WindowBatch(config: config, slots: slots, window: window)
-            let optimizer = AdamOptimizer(count: model.layout.count, learningRate: 1e-2)
+            let optimizer = AdamOptimizer(count: model.parameterLayout.count, learningRate: 1e-2)
             var random = TestRandom(17), losses: [Double] = []
             for _ in 0 ..< 30 {
                 fillBatch(batch, config: config, patterns: Array(repeating: .full, count: slots), targets: .perStep,
                           random: &random)
                 let result = model.run(batch, backward: true)
                 losses.append(result.lossSum / Double(result.targets))
-                let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[0 ..< model.layout.count])
+                let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[0 ..< model.parameterLayout.count])
                 for k in gradients.indices { gradients[k] /= Float(result.targets) }
                 optimizer.step(parameters: model.parameters, gradients: UnsafeBufferPointer(gradients))
             }

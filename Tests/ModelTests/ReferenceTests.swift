@@ -40,7 +40,7 @@ final class ReferenceTests: XCTestCase {
         let meta: [String: Any] = [
             "config": try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)),
             "slots": batch.slots, "window": batch.window,
-            "tensors": model.layout.tensors.map { ["name": $0.name, "shape": $0.shape, "offset": $0.offset] },
+            "tensors": model.parameterLayout.tensors.map { ["name": $0.name, "shape": $0.shape, "offset": $0.offset] },
         ]
         try JSONSerialization.data(withJSONObject: meta).write(to: directory.appendingPathComponent("meta.json"))
         try write("parameters.f32", model.parameters)

@@ -54,7 +54,7 @@ func fillBatch(_ batch: WindowBatch, config: ModelConfig, patterns: [SlotPattern
 func randomize(_ model: LSTMModel, seed: UInt64) {
     model.initialize(seed: seed)
     var random = TestRandom(seed &+ 99)
-    for spec in model.layout.tensors where spec.name.hasSuffix("bias") {
+    for spec in model.parameterLayout.tensors where spec.name.hasSuffix("bias") {
         for k in spec.offset ..< spec.offset + spec.count { model.parameters[k] += random.float(0.5) }
     }
     for k in model.hidden.indices {

@@ -29,7 +29,7 @@ final class TokenProjectionTests: XCTestCase {
         assertClose(table.hidden.array, plain.hidden.array, absolute: 1e-6, relative: 1e-5, "h")
         assertClose(table.hiddenGradient.array, plain.hiddenGradient.array, absolute: 1e-6, relative: 1e-4, "dh")
         // Not trivially equal: the embedding's and the first kernel's gradients are not zero.
-        let embedding = table.layout["embedding/embeddings"]!, kernel = table.layout["lstm_0/kernel"]!
+        let embedding = table.parameterLayout["embedding/embeddings"]!, kernel = table.parameterLayout["lstm_0/kernel"]!
         XCTAssertTrue(table.gradients[embedding.offset ..< embedding.offset + embedding.count].contains { $0 != 0 })
         XCTAssertTrue(table.gradients[kernel.offset ..< kernel.offset + kernel.count].contains { $0 != 0 })
     }

@@ -277,13 +277,13 @@ final class WindowTests: XCTestCase {
         let batch = WindowBatch(config: config, slots: 2, window: 3)
         var random = TestRandom(3)
         fillBatch(batch, config: config, patterns: [.full, .full], targets: .perStep, random: &random)
-        XCTAssertEqual(model.gradients.count, model.layout.count + 3)
-        for k in model.layout.count ..< model.gradients.count { model.gradients[k] = Float(k) }
-        let trailer = Array(model.gradients[model.layout.count...])
+        XCTAssertEqual(model.gradients.count, model.parameterLayout.count + 3)
+        for k in model.parameterLayout.count ..< model.gradients.count { model.gradients[k] = Float(k) }
+        let trailer = Array(model.gradients[model.parameterLayout.count...])
         _ = model.run(batch, backward: true)
-        XCTAssertEqual(Array(model.gradients[model.layout.count...]), trailer)
+        XCTAssertEqual(Array(model.gradients[model.parameterLayout.count...]), trailer)
         batch.targetMask.update(repeating: 0)
         _ = model.run(batch, backward: true)
-        XCTAssertEqual(Array(model.gradients[model.layout.count...]), trailer)
+        XCTAssertEqual(Array(model.gradients[model.parameterLayout.count...]), trailer)
     }
 }

@@ -152,9 +152,9 @@ public struct WeightDecay: Sendable {
     /// The decayed tensors' ranges in the parameter buffer.
     public let ranges: [Range<Int>]
 
-    public init(decay: Float, layout: ParameterLayout) {
+    public init(decay: Float, parameterLayout: ParameterLayout) {
         self.decay = decay
-        ranges = layout.tensors.filter { !$0.name.hasSuffix("bias") }.map { $0.offset ..< $0.offset + $0.count }
+        ranges = parameterLayout.tensors.filter { !$0.name.hasSuffix("bias") }.map { $0.offset ..< $0.offset + $0.count }
     }
 
     /// Decays `parameters` with the learning rate of the update that follows.
