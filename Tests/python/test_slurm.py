@@ -213,10 +213,11 @@ def checkpoints(folder):
 
 
 def contents(path):
-    """Every dataset's bytes, dtype and shape and every attribute, by HDF5 path."""
+    """Every dataset's bytes, dtype and shape and every attribute, by HDF5 path; but `run_id`,
+    which two runs draw apart by design (one folder, one run)."""
     found = {}
     with h5py.File(path, "r") as file:
-        found["/"] = dict(file.attrs)
+        found["/"] = {name: value for name, value in file.attrs.items() if name != "run_id"}
         def visit(name, item):
             found[name] = dict(item.attrs)
             if isinstance(item, h5py.Dataset):
