@@ -6,9 +6,9 @@ import Storage
 /// attribute, typed, encoded and decoded here and nowhere else. The tensors (`/model`,
 /// `/optimizer`, `/state`) and the dataset's vocabulary, normalisation and target origin travel
 /// beside it in Storage's `Checkpoint`.
-struct CheckpointRecord {
+public struct CheckpointRecord {
     /// `config`: the run's plan, as JSON (its architecture and recipe under `shape`).
-    var plan: TrainingPlan
+    public var plan: TrainingPlan
     /// `ranks` of the run that wrote it; `slots_per_rank` is the plan's.
     var ranks: Int
     /// `epoch` and `step` of the next step, `global_step`, the running sums `epoch_loss_sum`,
@@ -26,14 +26,14 @@ struct CheckpointRecord {
     var validationAccuracy: Double?
     /// `task`, `target_kind`, `num_classes`, `vocab_size` or `features`, with the vocabulary,
     /// normalisation and target origin the checkpoint copies from the dataset.
-    var data: DataSignature
+    public var data: DataSignature
     /// `dataset_fingerprint`: SHA-256 of the training data (Storage's `DatasetFingerprint`).
     var fingerprint: String
     /// `run_id`: 32 hex digits drawn when the run started fresh (absent from older checkpoints).
     var runID: String?
 
     /// S: `ranks` x `slots_per_rank`.
-    var globalSlots: Int { ranks * plan.slotsPerRank }
+    public var globalSlots: Int { ranks * plan.slotsPerRank }
 
     /// The checkpoint file's contents: these attributes and `tensors`.
     func checkpoint(tensors: [String: Tensor]) throws -> Checkpoint {
@@ -77,7 +77,7 @@ extension CheckpointRecord {
     /// Decodes `declared` (a checkpoint's attributes and copied dataset records, before any
     /// tensor is read; `shapes` are the tensors' declared shapes), refusing a missing or
     /// malformed attribute in one line that names it.
-    init(_ declared: Checkpoint, shapes: [String: [Int]], _ path: String) throws {
+    public init(_ declared: Checkpoint, shapes: [String: [Int]], _ path: String) throws {
         let attributes = Attributes(values: declared.attributes, path: path)
         plan = try TrainingPlan(json: try attributes.string("config"), path: path)
         ranks = try attributes.int("ranks")
@@ -117,7 +117,7 @@ extension CheckpointRecord {
     /// The network the checkpoint holds, after checking that its weights (and with
     /// `optimizerState`, the optimizer's moments) and every slot's state have the shapes the plan
     /// builds, and that a model of `slots` x `window` fits in memory (`header`: the data it will read).
-    func network(shapes: [String: [Int]], path: String, slots: Int, window: Int, header: DatasetHeader?,
+    public func network(shapes: [String: [Int]], path: String, slots: Int, window: Int, header: DatasetHeader?,
                  optimizerState: Bool = false) throws -> ModelConfig {
         let network = plan.modelConfig(for: data)
         try network.checkMemory(slots: slots, window: window, header: header,

@@ -187,7 +187,7 @@ extension Communicator {
     /// Runs `decide` on rank 0 alone (it reads files the others need not read) and returns its
     /// result on every rank, or throws its error on every rank: so that all ranks continue or
     /// fail together, and rank 0 alone reports.
-    func decidedByRoot<Value: Codable>(_ decide: () throws -> Value) throws -> Value {
+    public func decidedByRoot<Value: Codable>(_ decide: () throws -> Value) throws -> Value {
         var message = ""
         if isRoot {
             let outcome: RootOutcome<Value>
@@ -209,7 +209,7 @@ private enum RootOutcome<Value: Codable>: Codable {
 extension Checkpoint {
     /// Collective: the tensors under `prefix` of rank 0's checkpoint (nil elsewhere), laid out
     /// by `layout`, into `buffer` on every rank.
-    static func broadcast(_ prefix: String, of checkpoint: Checkpoint?, into buffer: UnsafeMutableBufferPointer<Float>,
+    public static func broadcast(_ prefix: String, of checkpoint: Checkpoint?, into buffer: UnsafeMutableBufferPointer<Float>,
                           layout: ParameterLayout, comm: Communicator) throws {
         if let checkpoint {
             for spec in layout.tensors {

@@ -247,7 +247,7 @@ public struct TrainingPlan: Sendable, Equatable {
     }
 
     /// A checkpoint's global slots split over `ranks`, refused when they do not split evenly.
-    static func slotsPerRank(sharing globalSlots: Int, ranks: Int) throws -> Int {
+    public static func slotsPerRank(sharing globalSlots: Int, ranks: Int) throws -> Int {
         guard globalSlots % ranks == 0 else {
             throw TrainingError("the checkpoint has \(globalSlots) global slots, which \(ranks) ranks cannot share evenly; use a rank count that divides \(globalSlots)")
         }
@@ -255,7 +255,7 @@ public struct TrainingPlan: Sendable, Equatable {
     }
 
     /// The network this plan trains on data of this signature.
-    func modelConfig(for data: DataSignature) -> ModelConfig {
+    public func modelConfig(for data: DataSignature) -> ModelConfig {
         let input: ModelInput = data.inputKind == .tokens
             ? .tokens(vocabSize: data.vocabSize, embedding: architecture.embedding)
             : .features(data.features)

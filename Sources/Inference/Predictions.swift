@@ -1,5 +1,6 @@
 import Layout
 import Storage
+import Training
 
 extension CheckpointModel {
     /// Collective: refuses, on every rank before any work, an output rank 0 could not write.
