@@ -31,6 +31,8 @@ public struct CheckpointRecord {
     var fingerprint: String
     /// `run_id`: 32 hex digits drawn when the run started fresh (absent from older checkpoints).
     var runID: String?
+    /// `init_from_run_id` and `init_from_step`: the checkpoint a fine-tuned run started from.
+    var origin: WeightsOrigin?
 
     /// S: `ranks` x `slots_per_rank`.
     public var globalSlots: Int { ranks * plan.slotsPerRank }
@@ -58,6 +60,8 @@ public struct CheckpointRecord {
             "dataset_fingerprint": .string(fingerprint),
         ]
         attributes["run_id"] = runID.map { .string($0) }
+        attributes["init_from_run_id"] = origin?.runID.map { .string($0) }
+        attributes["init_from_step"] = origin.map { .int(Int64($0.globalStep)) }
         attributes["lr"] = learningRate.map { .double($0) }
         attributes["val_loss"] = validationLoss.map { .double($0) }
         attributes["val_accuracy"] = validationAccuracy.map { .double($0) }
@@ -103,6 +107,9 @@ extension CheckpointRecord {
         validationAccuracy = try attributes.optionalDouble("val_accuracy")
         fingerprint = try attributes.optionalString("dataset_fingerprint") ?? ""
         runID = try attributes.optionalString("run_id")
+        origin = try attributes.optionalInt("init_from_step").map {
+            WeightsOrigin(runID: try attributes.optionalString("init_from_run_id"), globalStep: $0)
+        }
 
         let vocabSize = try attributes.optionalInt("vocab_size") ?? 0
         let task: Task = try attributes.enumeration("task")

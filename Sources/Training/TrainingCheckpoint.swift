@@ -42,7 +42,8 @@ struct CheckpointWriter {
         let position = trainer.position
         let record = CheckpointRecord(plan: plan, ranks: comm.size, position: position, iterations: trainer.optimizer.iterations,
                                       loss: (finishedEpoch ?? position.epochSums).meanLoss, learningRate: trainer.nextLearningRate,
-                                      data: data, fingerprint: identity.fingerprint, runID: identity.folder.runID)
+                                      data: data, fingerprint: identity.fingerprint, runID: identity.folder.runID,
+                                      origin: identity.origin)
         return CapturedCheckpoint(record: record, tensors: tensors)
     }
 
@@ -157,7 +158,8 @@ struct RestoredCheckpoint {
             position.monitor.plateauRate = record.learningRate
         }
         return Decision(path: path, plan: plan, position: position, iterations: record.iterations,
-                        identity: RunIdentity(folder: .resumed(plan.checkpoints.directory, runID: record.runID), fingerprint: fingerprint))
+                        identity: RunIdentity(folder: .resumed(plan.checkpoints.directory, runID: record.runID), fingerprint: fingerprint,
+                                              origin: record.origin))
     }
 
     /// Collective: rank 0 sends the weights and optimizer state to every rank and each slot's
