@@ -148,10 +148,9 @@ private struct Attributes {
     let values: [String: AttributeValue]
     let path: String
 
-    func int(_ name: String) throws -> Int {
-        guard let value = try optionalInt(name) else { throw missing(name, "an integer") }
-        return value
-    }
+    func int(_ name: String) throws -> Int { try required(name, optionalInt, "an integer") }
+    func double(_ name: String) throws -> Double { try required(name, optionalDouble, "a number") }
+    func string(_ name: String) throws -> String { try required(name, optionalString, "a string") }
 
     func optionalInt(_ name: String) throws -> Int? {
         switch values[name] {
@@ -161,11 +160,6 @@ private struct Attributes {
         }
     }
 
-    func double(_ name: String) throws -> Double {
-        guard let value = try optionalDouble(name) else { throw missing(name, "a number") }
-        return value
-    }
-
     func optionalDouble(_ name: String) throws -> Double? {
         switch values[name] {
         case nil: return nil
@@ -173,11 +167,6 @@ private struct Attributes {
         case .int(let value)?: return Double(value)
         default: throw missing(name, "a number")
         }
-    }
-
-    func string(_ name: String) throws -> String {
-        guard let value = try optionalString(name) else { throw missing(name, "a string") }
-        return value
     }
 
     func optionalString(_ name: String) throws -> String? {
@@ -191,6 +180,11 @@ private struct Attributes {
     /// A string attribute holding one of an enumeration's raw values.
     func enumeration<Value: RawRepresentable<String>>(_ name: String) throws -> Value {
         guard let value = Value(rawValue: try string(name)) else { throw missing(name, "a known value") }
+        return value
+    }
+
+    private func required<Value>(_ name: String, _ read: (String) throws -> Value?, _ expected: String) throws -> Value {
+        guard let value = try read(name) else { throw missing(name, expected) }
         return value
     }
 

@@ -93,6 +93,11 @@ public final class Trainer {
         self.plan = plan
         resumedFrom = restored?.decision.path
         initializedFrom = initial?.decision.path
+        // Rank 0 alone reads the folder and the dataset's fingerprint (a resume has both already).
+        let identity = try restored?.decision.identity ?? comm.decidedByRoot {
+            RunIdentity(folder: try RunFolder.fresh(plan.checkpoints.directory), fingerprint: try reader.fingerprint(),
+                        origin: initial?.decision.origin)
+        }
         let slotsPerRank = plan.slotsPerRank
         layout = try StreamLayout(rows: header.rows, length: header.length, window: plan.recipe.window, globalSlots: comm.size * slotsPerRank)
         guard plan.epochs <= Int(Int32.max) / layout.stepsPerEpoch else {
@@ -120,11 +125,6 @@ public final class Trainer {
         batch = WindowBatch(config: modelConfig, slots: slotsPerRank, window: layout.window)
         feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: comm.rank, slotsPerRank: slotsPerRank))
         metricKind = MetricKind(header)
-        // Rank 0 alone reads the folder and the dataset's fingerprint (a resume has both already).
-        let identity = try restored?.decision.identity ?? comm.decidedByRoot {
-            RunIdentity(folder: try RunFolder.fresh(plan.checkpoints.directory), fingerprint: try reader.fingerprint(),
-                        origin: initial?.decision.origin)
-        }
         checkpoints = CheckpointWriter(plan: plan, data: data, identity: identity)
 
         if let restored {
