@@ -43,15 +43,15 @@ let package = Package(
         .target(name: "Model", dependencies: ["CXSMM", "CCPUFeatures", "CElementwise"], swiftSettings: fastMath),
         // A communicator protocol, with MPI and single-process implementations.
         .target(name: "Comm", dependencies: ["CMPI"]),
-        // The training, evaluation and prediction loops that join the modules above.
+        // The training loop and its checkpoints, and the stateful evaluation pass, joining the modules above.
         .target(name: "Training", dependencies: ["Storage", "Layout", "Model", "Comm"]),
-        // Using a trained model from its checkpoint: generate text, forecast series.
+        // Using a trained model from its checkpoint: evaluate, predict, generate text, forecast series.
         .target(name: "Inference", dependencies: ["Storage", "Layout", "Model", "Comm", "Training"]),
         // A checkpoint as a Keras 3, ONNX or PyTorch (safetensors) model, with its slot states.
         .target(
             name: "Export",
             dependencies: [
-                "Storage", "Model", "Training",
+                "Storage", "Model", "Inference",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],

@@ -7,3 +7,4 @@ static inline MPI_Datatype lstm_mpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype lstm_mpi_byte(void) { return MPI_BYTE; }
 static inline MPI_Op lstm_mpi_sum(void) { return MPI_SUM; }
 static inline void *lstm_mpi_in_place(void) { return MPI_IN_PLACE; }
+static inline MPI_Errhandler lstm_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }

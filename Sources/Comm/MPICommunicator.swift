@@ -3,15 +3,23 @@ import CMPI
 /// MPI_COMM_WORLD. Create one per process with `init()` and call `finalize()` before exiting.
 ///
 /// Without mpirun, OpenMPI starts as a singleton of size 1, so the same binary runs alone.
+///
+/// An error that an MPI call returns (a bad argument, a count MPI refuses) is thrown as a
+/// `CommError` naming the call, which the command line prints as one `Error:` line: the world
+/// communicator returns errors (`MPI_ERRORS_RETURN`) instead of aborting in OpenMPI's default
+/// handler. A rank that dies or a link that goes down still ends the whole job through OpenMPI's
+/// runtime (mpirun and its daemons notice, and kill every rank), as before.
 public final class MPICommunicator: Communicator {
     public let rank: Int
     public let size: Int
     private let world: MPI_Comm
 
-    /// The corresponding C function is `MPI_Init`.
+    /// The corresponding C functions are `MPI_Init`, then `MPI_Comm_set_errhandler` with
+    /// `MPI_ERRORS_RETURN` (an error in `MPI_Init` itself still aborts, before any handler).
     public init() throws {
         try check(MPI_Init(nil, nil), "MPI_Init")
         world = lstm_mpi_comm_world()
+        try check(MPI_Comm_set_errhandler(world, lstm_mpi_errors_return()), "MPI_Comm_set_errhandler")
         var rank: Int32 = 0, size: Int32 = 0
         try check(MPI_Comm_rank(world, &rank), "MPI_Comm_rank")
         try check(MPI_Comm_size(world, &size), "MPI_Comm_size")

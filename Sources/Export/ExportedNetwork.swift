@@ -1,6 +1,6 @@
 import Model
 import Storage
-import Training
+import Inference
 
 /// One LSTM layer's weights as the checkpoint stores them (Keras' layout, gates i, f, c, o).
 struct LSTMWeights {

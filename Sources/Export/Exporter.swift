@@ -1,5 +1,5 @@
 import Storage
-import Training
+import Inference
 
 /// The model formats `export` writes (docs/commands.md).
 public enum ExportFormat: String, CaseIterable, Sendable {

@@ -43,7 +43,7 @@ final class RowAssembler {
         let raw = rawLengths[row]
         kept = min(raw, header.length)
         skipped = truncating == .pre ? raw - kept : 0
-        offset = header.padding == .pre ? header.length - kept : 0
+        offset = header.validSteps(length: kept).lowerBound
         step = 0
         block.lengths[rowInBlock] = Int32(kept)
     }

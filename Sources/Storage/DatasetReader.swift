@@ -65,7 +65,7 @@ public final class DatasetReader {
             let row = block.start + r
             try checkLength(block.lengths[r], row: row)
             let length = Int(block.lengths[r])
-            let valid = header.padding == .pre ? (L - length)..<L : 0..<length
+            let valid = header.validSteps(length: length)
             switch header.inputKind {
             case .tokens:
                 for t in valid where !(0..<Int32(header.vocabSize)).contains(block.tokens[r * L + t]) {

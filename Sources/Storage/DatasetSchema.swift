@@ -57,6 +57,12 @@ public struct DatasetHeader: Sendable, Equatable {
         self.stream = stream; self.source = source; self.targetOrigin = targetOrigin; self.normalization = normalization
     }
 
+    /// The positions (0..<L) of a row's `length` valid timesteps: the last ones when padding is
+    /// `pre`, the first ones when it is `post`.
+    public func validSteps(length: Int) -> Range<Int> {
+        padding == .pre ? (self.length - length)..<self.length : 0..<length
+    }
+
     /// The root `format` attribute of a dataset file.
     public static let format = "lstm-dist dataset"
     public static let version: Int64 = 1

@@ -6,37 +6,6 @@ import Glibc
 import Darwin
 #endif
 
-/// An HDF5 identifier, closed by the close function of its kind exactly once, when released.
-final class H5ID {
-    let raw: hid_t
-    private let closeFunction: (hid_t) -> herr_t
-    private var isOpen = true
-
-    /// Wraps the result of an HDF5 call that returns a new identifier; throws when it failed.
-    init(_ raw: hid_t, close: @escaping (hid_t) -> herr_t, _ context: @autoclosure () -> String) throws {
-        self.raw = try h5check(raw, context())
-        self.closeFunction = close
-    }
-
-    /// Closes now, throwing what closing reports (a file's last writes happen here).
-    func close(_ context: @autoclosure () -> String) throws {
-        guard isOpen else { return }
-        isOpen = false
-        try h5check(closeFunction(raw), context())
-    }
-
-    /// Keeps the thread's HDF5 error stack: Swift may release an id right after its last use,
-    /// between a failed call and the `h5check` that reads why, and closing would clear it.
-    /// Wraps `H5Eget_current_stack` and `H5Eset_current_stack`.
-    deinit {
-        guard isOpen else { return }
-        guard H5Eget_num(hid_t(H5E_DEFAULT)) > 0 else { _ = closeFunction(raw); return }
-        let pending = H5Eget_current_stack()
-        _ = closeFunction(raw)
-        H5Eset_current_stack(pending)
-    }
-}
-
 /// Runs `body`, in which libhdf5 reads `file`, with the library's crashes on a damaged file (1.10.8
 /// reads some metadata out of bounds) turned into one `Error:` line and exit status 1 (CCrashGuard).
 func guardingCrashes<T>(reading file: String, _ body: () throws -> T) rethrows -> T {
@@ -68,7 +37,7 @@ public enum AttributeValue: Sendable, Equatable {
 
 /// A file, group or dataset: anything that carries attributes.
 public class H5Object {
-    let handle: H5ID
+    let handle: ObjectHandle
     /// The file as the caller named it, for messages.
     public let file: String
     /// The absolute path inside the file ("/" for the root group).
@@ -76,7 +45,7 @@ public class H5Object {
     /// How messages name this object, e.g. "data.h5: dataset /inputs".
     let context: String
 
-    init(handle: H5ID, file: String, path: String, kind: String) {
+    init(handle: ObjectHandle, file: String, path: String, kind: String) {
         self.handle = handle
         self.file = file
         self.path = path
@@ -92,23 +61,22 @@ public class H5Object {
     public func setAttribute(_ name: String, _ value: AttributeValue) throws {
         let context = "\(self.context): attribute \(name)"
         if try hasAttribute(name) { try h5check(H5Adelete(handle.raw, name), context) }
-        let space = try H5ID(H5Screate(H5S_SCALAR), close: H5Sclose, context)
-        func create(_ type: hid_t) throws -> H5ID {
-            try H5ID(H5Acreate2(handle.raw, name, type, space.raw, hid_t(H5P_DEFAULT), hid_t(H5P_DEFAULT)), close: H5Aclose, context)
-        }
+        let space = try Dataspace(scalar: context)
         switch value {
         case .int(var number):
-            let attribute = try create(lstm_h5t_native_int64())
-            try h5check(H5Awrite(attribute.raw, lstm_h5t_native_int64(), &number), context)
+            let type = lstm_h5t_native_int64()
+            let attribute = try Attribute(creating: name, on: handle, type: type, space: space, context)
+            try attribute.write(type, &number, context)
         case .double(var number):
-            let attribute = try create(lstm_h5t_native_double())
-            try h5check(H5Awrite(attribute.raw, lstm_h5t_native_double(), &number), context)
+            let type = lstm_h5t_native_double()
+            let attribute = try Attribute(creating: name, on: handle, type: type, space: space, context)
+            try attribute.write(type, &number, context)
         case .string(let text):
-            let type = try variableStringType(cset: H5T_CSET_UTF8, context)
-            let attribute = try create(type.raw)
+            let type = try Datatype(variableString: H5T_CSET_UTF8, context)
+            let attribute = try Attribute(creating: name, on: handle, type: type.raw, space: space, context)
             try text.withCString { chars in
                 var pointer: UnsafePointer<CChar>? = chars
-                try h5check(H5Awrite(attribute.raw, type.raw, &pointer), context)
+                try attribute.write(type.raw, &pointer, context)
             }
         }
     }
@@ -122,23 +90,22 @@ public class H5Object {
     private func readAttribute(_ name: String) throws -> AttributeValue? {
         guard try hasAttribute(name) else { return nil }
         let context = "\(self.context): attribute \(name)"
-        let attribute = try H5ID(H5Aopen(handle.raw, name, hid_t(H5P_DEFAULT)), close: H5Aclose, context)
-        let space = try H5ID(H5Aget_space(attribute.raw), close: H5Sclose, context)
-        guard try h5check(H5Sget_simple_extent_npoints(space.raw), context) == 1 else {
+        let attribute = try Attribute(opening: name, on: handle, context)
+        guard try Dataspace(of: attribute, context).elementCount(context) == 1 else {
             throw StorageError("\(context): expected a single value")
         }
-        let type = try H5ID(H5Aget_type(attribute.raw), close: H5Tclose, context)
-        switch try kind(of: type.raw, context) {
+        let type = try Datatype(of: attribute, context)
+        switch try type.elementKind(context) {
         case .integer:
             var number: Int64 = 0
-            try h5check(H5Aread(attribute.raw, lstm_h5t_native_int64(), &number), context)
+            try attribute.read(lstm_h5t_native_int64(), into: &number, context)
             return .int(number)
         case .float:
             var number: Double = 0
-            try h5check(H5Aread(attribute.raw, lstm_h5t_native_double(), &number), context)
+            try attribute.read(lstm_h5t_native_double(), into: &number, context)
             return .double(number)
         case .string:
-            return .string(try readString(attribute.raw, fileType: type.raw, context))
+            return .string(try readString(attribute, storedAs: type, context))
         case .other:
             throw StorageError("\(context): not an integer, float or string")
         }
@@ -166,7 +133,7 @@ public class H5Container: H5Object {
     public func group(_ path: String) throws -> H5Group {
         let full = try existingPath(path, kind: "group")
         let id = guardingCrashes(reading: file) { H5Gopen2(handle.raw, full, hid_t(H5P_DEFAULT)) }
-        return H5Group(handle: try H5ID(id, close: H5Gclose, "\(file): group \(full)"), file: file, path: full, kind: "group")
+        return H5Group(handle: try ObjectHandle(id, .group, "\(file): group \(full)"), file: file, path: full, kind: "group")
     }
 
     /// Creates a group and any missing groups above it (`/model/lstm_0`). Wraps `H5Gcreate2`.
@@ -174,8 +141,8 @@ public class H5Container: H5Object {
         let full = absolute(path)
         let context = "\(file): group \(full)"
         try createParents(of: full, context)
-        let properties = try untimedProperties(lstm_h5p_group_create(), context)
-        return H5Group(handle: try H5ID(H5Gcreate2(handle.raw, full, hid_t(H5P_DEFAULT), properties.raw, hid_t(H5P_DEFAULT)), close: H5Gclose, context),
+        let properties = try PropertyList(untimed: lstm_h5p_group_create(), context)
+        return H5Group(handle: try ObjectHandle(H5Gcreate2(handle.raw, full, hid_t(H5P_DEFAULT), properties.raw, hid_t(H5P_DEFAULT)), .group, context),
                        file: file, path: full, kind: "group")
     }
 
@@ -183,7 +150,7 @@ public class H5Container: H5Object {
     public func dataset(_ path: String) throws -> H5Dataset {
         let full = try existingPath(path, kind: "dataset")
         let id = guardingCrashes(reading: file) { H5Dopen2(handle.raw, full, hid_t(H5P_DEFAULT)) }
-        return H5Dataset(handle: try H5ID(id, close: H5Dclose, "\(file): dataset \(full)"), file: file, path: full, kind: "dataset")
+        return H5Dataset(handle: try ObjectHandle(id, .dataset, "\(file): dataset \(full)"), file: file, path: full, kind: "dataset")
     }
 
     /// Creates a dataset of `Element` with the given shape, and any missing groups above it.
@@ -198,22 +165,22 @@ public class H5Container: H5Object {
         let full = absolute(path)
         let context = "\(file): dataset \(full)"
         let dims = shape.map { hsize_t($0) }
-        let space = try H5ID(H5Screate_simple(Int32(dims.count), dims, nil), close: H5Sclose, context)
-        let properties = try untimedProperties(lstm_h5p_dataset_create(), context)
+        let space = try Dataspace(extents: dims, context)
+        let properties = try PropertyList(untimed: lstm_h5p_dataset_create(), context)
         if !shape.isEmpty, !shape.contains(0) {
             let chunks = chunks ?? Self.rowChunks(shape, elementSize: MemoryLayout<Element>.size)
             precondition(chunks.count == shape.count && chunks.allSatisfy { $0 > 0 }, "one positive chunk extent per dimension")
-            try h5check(H5Pset_chunk(properties.raw, Int32(chunks.count), chunks.map { hsize_t($0) }), context)
+            try properties.setChunk(chunks, context)
             if compression > 0 {
-                try h5check(H5Pset_shuffle(properties.raw), context)
-                try h5check(H5Pset_deflate(properties.raw, UInt32(min(compression, 9))), context)
+                try properties.setShuffle(context)
+                try properties.setDeflate(level: min(compression, 9), context)
             }
             // Last, so the checksum covers the bytes as stored and is checked first on reading.
-            try h5check(H5Pset_fletcher32(properties.raw), context)
+            try properties.setFletcher32(context)
         }
         try createParents(of: full, context)
         let id = H5Dcreate2(handle.raw, full, Element.nativeType, space.raw, hid_t(H5P_DEFAULT), properties.raw, hid_t(H5P_DEFAULT))
-        return H5Dataset(handle: try H5ID(id, close: H5Dclose, context), file: file, path: full, kind: "dataset")
+        return H5Dataset(handle: try ObjectHandle(id, .dataset, context), file: file, path: full, kind: "dataset")
     }
 
     /// Chunks of whole rows, as many as fit in about 1 MiB (at least one).
@@ -241,8 +208,8 @@ public class H5Container: H5Object {
         for component in full.split(separator: "/").dropLast() {
             prefix += "/" + component
             guard try !exists(prefix) else { continue }
-            let properties = try untimedProperties(lstm_h5p_group_create(), context)
-            _ = try H5ID(H5Gcreate2(handle.raw, prefix, hid_t(H5P_DEFAULT), properties.raw, hid_t(H5P_DEFAULT)), close: H5Gclose, context)
+            let properties = try PropertyList(untimed: lstm_h5p_group_create(), context)
+            _ = try ObjectHandle(H5Gcreate2(handle.raw, prefix, hid_t(H5P_DEFAULT), properties.raw, hid_t(H5P_DEFAULT)), .group, context)
         }
     }
 }
@@ -271,12 +238,12 @@ public final class H5File: H5Container {
             // The root group (and the groups made on the way to a dataset) without timestamps,
             // in HDF5 1.10's newest object formats, whose metadata (superblock, object headers,
             // chunk indexes) carries checksums of its own.
-            let creation = try untimedProperties(lstm_h5p_file_create(), path)
-            let access = try H5ID(H5Pcreate(lstm_h5p_file_access()), close: H5Pclose, path)
-            try h5check(H5Pset_libver_bounds(access.raw, H5F_LIBVER_V110, H5F_LIBVER_V110), path)
+            let creation = try PropertyList(untimed: lstm_h5p_file_create(), path)
+            let access = try PropertyList(lstm_h5p_file_access(), path)
+            try access.setFormat110(path)
             id = H5Fcreate(path, lstm_h5f_acc_trunc(), creation.raw, access.raw)
         }
-        super.init(handle: try H5ID(id, close: H5Fclose, path), file: path, path: "/", kind: "file")
+        super.init(handle: try ObjectHandle(id, .file, path), file: path, path: "/", kind: "file")
     }
 
     /// Writes buffered data to disk; closing happens when the last reference goes. Wraps `H5Fflush`.
@@ -302,10 +269,7 @@ public final class H5Dataset: H5Object {
     /// element counts computed from it never overflow. Wraps `H5Sget_simple_extent_dims`.
     public var shape: [Int] {
         get throws {
-            let space = try H5ID(guardingCrashes(reading: file) { H5Dget_space(handle.raw) }, close: H5Sclose, context)
-            let rank = Int(try h5check(H5Sget_simple_extent_ndims(space.raw), context))
-            var dims = [hsize_t](repeating: 0, count: rank)
-            try h5check(H5Sget_simple_extent_dims(space.raw, &dims, nil), context)
+            let dims = try Dataspace(of: self).extents(context)
             var bytes = 8  // the widest element read
             for extent in dims {
                 let (product, overflow) = bytes.multipliedReportingOverflow(by: Int(clamping: extent))
@@ -319,8 +283,7 @@ public final class H5Dataset: H5Object {
     /// Integer, float or string elements. Wraps `H5Dget_type` and `H5Tget_class`.
     public var elementKind: H5ElementKind {
         get throws {
-            let type = try H5ID(guardingCrashes(reading: file) { H5Dget_type(handle.raw) }, close: H5Tclose, context)
-            return try kind(of: type.raw, context)
+            try Datatype(of: self).elementKind(context)
         }
     }
 
@@ -373,7 +336,7 @@ public final class H5Dataset: H5Object {
     }
 
     /// The file and memory dataspaces selecting whole rows from `start` that hold `elements`.
-    private func rowSelection(start: Int, elements: Int) throws -> (file: H5ID, memory: H5ID, rows: Int) {
+    private func rowSelection(start: Int, elements: Int) throws -> RowSelection {
         let shape = try shape
         let rowSize = shape.dropFirst().reduce(1, *)
         guard !shape.isEmpty, rowSize > 0 || elements == 0, elements % max(rowSize, 1) == 0 else {
@@ -383,66 +346,39 @@ public final class H5Dataset: H5Object {
         guard start >= 0, start + rows <= shape[0] else {
             throw StorageError("\(context): rows \(start)..<\(start + rows) outside 0..<\(shape[0])")
         }
-        let fileSpace = try H5ID(H5Dget_space(handle.raw), close: H5Sclose, context)
+        let fileSpace = try Dataspace(of: self)
         var offset = [hsize_t](repeating: 0, count: shape.count)
         offset[0] = hsize_t(start)
         var count = shape.map { hsize_t($0) }
         count[0] = hsize_t(rows)
-        if rows > 0 {
-            try h5check(H5Sselect_hyperslab(fileSpace.raw, H5S_SELECT_SET, offset, nil, count, nil), context)
-        }
-        let memorySpace = try H5ID(H5Screate_simple(Int32(count.count), count, nil), close: H5Sclose, context)
-        return (fileSpace, memorySpace, rows)
+        if rows > 0 { try fileSpace.selectBlock(start: offset, count: count, context) }
+        return RowSelection(file: fileSpace, memory: try Dataspace(extents: count, context), rows: rows)
     }
 }
 
-private func kind(of type: hid_t, _ context: String) throws -> H5ElementKind {
-    switch H5Tget_class(type) {
-    case H5T_INTEGER: return .integer
-    case H5T_FLOAT: return .float
-    case H5T_STRING: return .string
-    case H5T_NO_CLASS: throw StorageError("\(context): cannot read its type")
-    default: return .other
-    }
-}
-
-/// A variable-length C string type of the given character set. Wraps `H5Tcopy` and `H5Tset_size`.
-private func variableStringType(cset: H5T_cset_t, _ context: String) throws -> H5ID {
-    let type = try H5ID(H5Tcopy(lstm_h5t_c_s1()), close: H5Tclose, context)
-    try h5check(H5Tset_size(type.raw, lstm_h5t_variable()), context)
-    try h5check(H5Tset_cset(type.raw, cset), context)
-    return type
+/// Whole rows of a dataset: where they are in the file and their shape in memory.
+private struct RowSelection: ~Copyable {
+    let file: Dataspace
+    let memory: Dataspace
+    let rows: Int
 }
 
 /// Reads a scalar string attribute, variable-length (h5py's default) or fixed-length (NUL- or
-/// space-padded). Wraps `H5Aread` and `H5free_memory`.
-private func readString(_ attribute: hid_t, fileType: hid_t, _ context: String) throws -> String {
-    let cset = H5Tget_cset(fileType)
-    try h5check(cset.rawValue, context)
-    if try h5check(H5Tis_variable_str(fileType), context) > 0 {
-        let type = try variableStringType(cset: cset, context)
+/// space-padded), whose type as stored is `stored`. Wraps `H5Aread` and `H5free_memory`.
+private func readString(_ attribute: borrowing Attribute, storedAs stored: borrowing Datatype, _ context: String) throws -> String {
+    let cset = try stored.characterSet(context)
+    if try stored.isVariableString(context) {
+        let type = try Datatype(variableString: cset, context)
         var pointer: UnsafeMutablePointer<CChar>? = nil
-        try h5check(H5Aread(attribute, type.raw, &pointer), context)
+        try attribute.read(type.raw, into: &pointer, context)
         defer { H5free_memory(pointer) }
         return pointer.map { String(cString: $0) } ?? ""
     }
-    let size = H5Tget_size(fileType)
-    guard size > 0 else { throw StorageError("\(context): cannot read the string's size") }
-    let type = try H5ID(H5Tcopy(lstm_h5t_c_s1()), close: H5Tclose, context)
-    try h5check(H5Tset_size(type.raw, size), context)
-    try h5check(H5Tset_cset(type.raw, cset), context)
+    let size = try stored.size(context)
+    let type = try Datatype(string: cset, size: size, context)
     var bytes = [UInt8](repeating: 0, count: size)
-    try h5check(H5Aread(attribute, type.raw, &bytes), context)
+    try attribute.read(type.raw, into: &bytes, context)
     while let last = bytes.last, last == 0 || last == 0x20 { bytes.removeLast() }
     if let nul = bytes.firstIndex(of: 0) { bytes.removeSubrange(nul...) }
     return String(decoding: bytes, as: UTF8.self)
-}
-
-/// Creation properties of `kind` (file, group or dataset) that record no access, modification or
-/// creation times, so writing the same content gives the same bytes: a resumed run's checkpoint
-/// is byte-identical to an uninterrupted run's. Wraps `H5Pcreate` and `H5Pset_obj_track_times`.
-func untimedProperties(_ kind: hid_t, _ context: @autoclosure () -> String) throws -> H5ID {
-    let properties = try H5ID(H5Pcreate(kind), close: H5Pclose, context())
-    try h5check(H5Pset_obj_track_times(properties.raw, false), context())
-    return properties
 }

@@ -6,9 +6,9 @@ import Storage
 /// attribute, typed, encoded and decoded here and nowhere else. The tensors (`/model`,
 /// `/optimizer`, `/state`) and the dataset's vocabulary, normalisation and target origin travel
 /// beside it in Storage's `Checkpoint`.
-struct CheckpointRecord {
+public struct CheckpointRecord {
     /// `config`: the run's plan, as JSON (its architecture and recipe under `shape`).
-    var plan: TrainingPlan
+    public var plan: TrainingPlan
     /// `ranks` of the run that wrote it; `slots_per_rank` is the plan's.
     var ranks: Int
     /// `epoch` and `step` of the next step, `global_step`, the running sums `epoch_loss_sum`,
@@ -26,14 +26,16 @@ struct CheckpointRecord {
     var validationAccuracy: Double?
     /// `task`, `target_kind`, `num_classes`, `vocab_size` or `features`, with the vocabulary,
     /// normalisation and target origin the checkpoint copies from the dataset.
-    var data: DataSignature
+    public var data: DataSignature
     /// `dataset_fingerprint`: SHA-256 of the training data (Storage's `DatasetFingerprint`).
     var fingerprint: String
     /// `run_id`: 32 hex digits drawn when the run started fresh (absent from older checkpoints).
     var runID: String?
+    /// `init_from_run_id` and `init_from_step`: the checkpoint a fine-tuned run started from.
+    var origin: WeightsOrigin?
 
     /// S: `ranks` x `slots_per_rank`.
-    var globalSlots: Int { ranks * plan.slotsPerRank }
+    public var globalSlots: Int { ranks * plan.slotsPerRank }
 
     /// The checkpoint file's contents: these attributes and `tensors`.
     func checkpoint(tensors: [String: Tensor]) throws -> Checkpoint {
@@ -58,6 +60,8 @@ struct CheckpointRecord {
             "dataset_fingerprint": .string(fingerprint),
         ]
         attributes["run_id"] = runID.map { .string($0) }
+        attributes["init_from_run_id"] = origin?.runID.map { .string($0) }
+        attributes["init_from_step"] = origin.map { .int(Int64($0.globalStep)) }
         attributes["lr"] = learningRate.map { .double($0) }
         attributes["val_loss"] = validationLoss.map { .double($0) }
         attributes["val_accuracy"] = validationAccuracy.map { .double($0) }
@@ -77,7 +81,7 @@ extension CheckpointRecord {
     /// Decodes `declared` (a checkpoint's attributes and copied dataset records, before any
     /// tensor is read; `shapes` are the tensors' declared shapes), refusing a missing or
     /// malformed attribute in one line that names it.
-    init(_ declared: Checkpoint, shapes: [String: [Int]], _ path: String) throws {
+    public init(_ declared: Checkpoint, shapes: [String: [Int]], _ path: String) throws {
         let attributes = Attributes(values: declared.attributes, path: path)
         plan = try TrainingPlan(json: try attributes.string("config"), path: path)
         ranks = try attributes.int("ranks")
@@ -103,6 +107,9 @@ extension CheckpointRecord {
         validationAccuracy = try attributes.optionalDouble("val_accuracy")
         fingerprint = try attributes.optionalString("dataset_fingerprint") ?? ""
         runID = try attributes.optionalString("run_id")
+        origin = try attributes.optionalInt("init_from_step").map {
+            WeightsOrigin(runID: try attributes.optionalString("init_from_run_id"), globalStep: $0)
+        }
 
         let vocabSize = try attributes.optionalInt("vocab_size") ?? 0
         let task: Task = try attributes.enumeration("task")
@@ -117,7 +124,7 @@ extension CheckpointRecord {
     /// The network the checkpoint holds, after checking that its weights (and with
     /// `optimizerState`, the optimizer's moments) and every slot's state have the shapes the plan
     /// builds, and that a model of `slots` x `window` fits in memory (`header`: the data it will read).
-    func network(shapes: [String: [Int]], path: String, slots: Int, window: Int, header: DatasetHeader?,
+    public func network(shapes: [String: [Int]], path: String, slots: Int, window: Int, header: DatasetHeader?,
                  optimizerState: Bool = false) throws -> ModelConfig {
         let network = plan.modelConfig(for: data)
         try network.checkMemory(slots: slots, window: window, header: header,
@@ -141,10 +148,9 @@ private struct Attributes {
     let values: [String: AttributeValue]
     let path: String
 
-    func int(_ name: String) throws -> Int {
-        guard let value = try optionalInt(name) else { throw missing(name, "an integer") }
-        return value
-    }
+    func int(_ name: String) throws -> Int { try required(name, optionalInt, "an integer") }
+    func double(_ name: String) throws -> Double { try required(name, optionalDouble, "a number") }
+    func string(_ name: String) throws -> String { try required(name, optionalString, "a string") }
 
     func optionalInt(_ name: String) throws -> Int? {
         switch values[name] {
@@ -154,11 +160,6 @@ private struct Attributes {
         }
     }
 
-    func double(_ name: String) throws -> Double {
-        guard let value = try optionalDouble(name) else { throw missing(name, "a number") }
-        return value
-    }
-
     func optionalDouble(_ name: String) throws -> Double? {
         switch values[name] {
         case nil: return nil
@@ -166,11 +167,6 @@ private struct Attributes {
         case .int(let value)?: return Double(value)
         default: throw missing(name, "a number")
         }
-    }
-
-    func string(_ name: String) throws -> String {
-        guard let value = try optionalString(name) else { throw missing(name, "a string") }
-        return value
     }
 
     func optionalString(_ name: String) throws -> String? {
@@ -184,6 +180,11 @@ private struct Attributes {
     /// A string attribute holding one of an enumeration's raw values.
     func enumeration<Value: RawRepresentable<String>>(_ name: String) throws -> Value {
         guard let value = Value(rawValue: try string(name)) else { throw missing(name, "a known value") }
+        return value
+    }
+
+    private func required<Value>(_ name: String, _ read: (String) throws -> Value?, _ expected: String) throws -> Value {
+        guard let value = try read(name) else { throw missing(name, expected) }
         return value
     }
 

@@ -7,16 +7,24 @@ import Storage
 ///
 /// The model's slots are this rank's share of `globalSlots`; all state starts at zero, as at an
 /// epoch start.
-struct Evaluation {
-    let model: LSTMModel
-    let batch: WindowBatch
-    let reader: DatasetReader
-    let globalSlots: Int
-    let comm: Communicator
+public struct Evaluation {
+    public let model: LSTMModel
+    public let batch: WindowBatch
+    public let reader: DatasetReader
+    public let globalSlots: Int
+    public let comm: Communicator
+
+    public init(model: LSTMModel, batch: WindowBatch, reader: DatasetReader, globalSlots: Int, comm: Communicator) {
+        self.model = model
+        self.batch = batch
+        self.reader = reader
+        self.globalSlots = globalSlots
+        self.comm = comm
+    }
 
     /// - Parameter visit: called after each step with the step and the layout (which says where
     ///   every global slot stands); the model's `outputs` and the batch's masks are that step's.
-    func run(assignment: StreamLayout.Assignment, reset: ResetPolicy, visit: (_ step: Int, _ layout: StreamLayout) throws -> Void = { _, _ in }) throws -> TargetSums {
+    public func run(assignment: StreamLayout.Assignment, reset: ResetPolicy, visit: (_ step: Int, _ layout: StreamLayout) throws -> Void = { _, _ in }) throws -> TargetSums {
         let header = reader.header
         let layout = try StreamLayout(rows: header.rows, length: header.length, window: batch.window, globalSlots: globalSlots, assignment: assignment)
         let slots = Layout.slots(ofRank: comm.rank, slotsPerRank: batch.slots)
@@ -56,22 +64,22 @@ struct Evaluation {
 
 /// What a trained model is tied to in its data: the inputs it reads and the targets its head
 /// predicts. Validation, `evaluate` and `predict` refuse a dataset that does not match it.
-struct DataSignature {
-    var inputKind: InputKind
-    var features: Int
-    var vocab: [Int32]
-    var vocabSize: Int
-    var task: Task
-    var numClasses: Int
-    var targetKind: TargetKind
-    var targetWidth: Int
+public struct DataSignature: Sendable {
+    public var inputKind: InputKind
+    public var features: Int
+    public var vocab: [Int32]
+    public var vocabSize: Int
+    public var task: Task
+    public var numClasses: Int
+    public var targetKind: TargetKind
+    public var targetWidth: Int
     /// nil when unknown (h5py-made data, older checkpoints): then it is not compared.
-    var targetOrigin: TargetOrigin?
-    var normalization: Normalization?
+    public var targetOrigin: TargetOrigin?
+    public var normalization: Normalization?
 }
 
 extension DataSignature {
-    init(_ header: DatasetHeader) {
+    public init(_ header: DatasetHeader) {
         inputKind = header.inputKind
         features = header.features
         vocab = header.vocab
@@ -85,7 +93,7 @@ extension DataSignature {
     }
 
     /// Refuses a dataset this model cannot read or score the way it was trained.
-    func check(_ header: DatasetHeader, path: String) throws {
+    public func check(_ header: DatasetHeader, path: String) throws {
         func refuse(_ difference: String) throws -> Never {
             throw TrainingError("\(path): \(difference); pack it with --like the training file")
         }

@@ -6,6 +6,8 @@ struct RunIdentity: Codable {
     var folder: RunFolder
     /// The training data's `dataset_fingerprint`.
     var fingerprint: String
+    /// The checkpoint a fine-tuned run started from (`--init-from`).
+    var origin: WeightsOrigin?
 }
 
 /// One folder, one run (docs/checkpoints.md): which files of a checkpoint folder belong to the

@@ -77,7 +77,7 @@ final class StreamFeeder {
     private func write(_ block: RowBlock, row: Int, timesteps: Range<Int>, into batch: WindowBatch, slot: Int) {
         let L = header.length, F = header.features, K = header.targetWidth, B = batch.slots
         let length = Int(block.lengths[row])
-        let valid = header.padding == .pre ? (L - length)..<L : 0..<length
+        let valid = header.validSteps(length: length)
         // A per-row target is scored on the row's last valid timestep, in whichever window holds it.
         let rowTargetStep = header.targetKind == .row && length > 0 ? valid.upperBound - 1 : -1
         let classification = header.task != .regression

@@ -67,6 +67,8 @@ public final class Trainer {
     public let metricKind: MetricKind
     /// Where a resumed run picked up, or nil for a fresh run.
     public let resumedFrom: String?
+    /// The checkpoint whose weights a fine-tuned run (`--init-from`) started from.
+    public let initializedFrom: String?
     private let batch: WindowBatch
     private let feeder: StreamFeeder
     private let validation: DatasetReader?
@@ -85,9 +87,17 @@ public final class Trainer {
         header = reader.header
         self.comm = comm
         let restored = try RestoredCheckpoint.load(request, dataset: reader, comm: comm)
-        let plan = try restored?.decision.plan ?? TrainingPlan(fresh: request, header: header, ranks: comm.size)
+        let initial = try request.initFrom.map { try InitialWeights.load($0, dataset: reader, comm: comm) }
+        let plan = try restored?.decision.plan
+            ?? TrainingPlan(fresh: request, header: header, ranks: comm.size, initial: initial?.decision.architecture)
         self.plan = plan
         resumedFrom = restored?.decision.path
+        initializedFrom = initial?.decision.path
+        // Rank 0 alone reads the folder and the dataset's fingerprint (a resume has both already).
+        let identity = try restored?.decision.identity ?? comm.decidedByRoot {
+            RunIdentity(folder: try RunFolder.fresh(plan.checkpoints.directory), fingerprint: try reader.fingerprint(),
+                        origin: initial?.decision.origin)
+        }
         let slotsPerRank = plan.slotsPerRank
         layout = try StreamLayout(rows: header.rows, length: header.length, window: plan.recipe.window, globalSlots: comm.size * slotsPerRank)
         guard plan.epochs <= Int(Int32.max) / layout.stepsPerEpoch else {
@@ -115,10 +125,6 @@ public final class Trainer {
         batch = WindowBatch(config: modelConfig, slots: slotsPerRank, window: layout.window)
         feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: comm.rank, slotsPerRank: slotsPerRank))
         metricKind = MetricKind(header)
-        // Rank 0 alone reads the folder and the dataset's fingerprint (a resume has both already).
-        let identity = try restored?.decision.identity ?? comm.decidedByRoot {
-            RunIdentity(folder: try RunFolder.fresh(plan.checkpoints.directory), fingerprint: try reader.fingerprint())
-        }
         checkpoints = CheckpointWriter(plan: plan, data: data, identity: identity)
 
         if let restored {
@@ -126,7 +132,7 @@ public final class Trainer {
             try restored.restore(into: model, optimizer: optimizer, comm: comm)
         } else {
             position = TrainingPosition()
-            model.initialize(seed: recipe.seed)
+            if let initial { try initial.restore(into: model, comm: comm) } else { model.initialize(seed: recipe.seed) }
         }
     }
 

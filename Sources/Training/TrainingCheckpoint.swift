@@ -42,7 +42,8 @@ struct CheckpointWriter {
         let position = trainer.position
         let record = CheckpointRecord(plan: plan, ranks: comm.size, position: position, iterations: trainer.optimizer.iterations,
                                       loss: (finishedEpoch ?? position.epochSums).meanLoss, learningRate: trainer.nextLearningRate,
-                                      data: data, fingerprint: identity.fingerprint, runID: identity.folder.runID)
+                                      data: data, fingerprint: identity.fingerprint, runID: identity.folder.runID,
+                                      origin: identity.origin)
         return CapturedCheckpoint(record: record, tensors: tensors)
     }
 
@@ -157,7 +158,8 @@ struct RestoredCheckpoint {
             position.monitor.plateauRate = record.learningRate
         }
         return Decision(path: path, plan: plan, position: position, iterations: record.iterations,
-                        identity: RunIdentity(folder: .resumed(plan.checkpoints.directory, runID: record.runID), fingerprint: fingerprint))
+                        identity: RunIdentity(folder: .resumed(plan.checkpoints.directory, runID: record.runID), fingerprint: fingerprint,
+                                              origin: record.origin))
     }
 
     /// Collective: rank 0 sends the weights and optimizer state to every rank and each slot's
@@ -187,7 +189,7 @@ extension Communicator {
     /// Runs `decide` on rank 0 alone (it reads files the others need not read) and returns its
     /// result on every rank, or throws its error on every rank: so that all ranks continue or
     /// fail together, and rank 0 alone reports.
-    func decidedByRoot<Value: Codable>(_ decide: () throws -> Value) throws -> Value {
+    public func decidedByRoot<Value: Codable>(_ decide: () throws -> Value) throws -> Value {
         var message = ""
         if isRoot {
             let outcome: RootOutcome<Value>
@@ -209,7 +211,7 @@ private enum RootOutcome<Value: Codable>: Codable {
 extension Checkpoint {
     /// Collective: the tensors under `prefix` of rank 0's checkpoint (nil elsewhere), laid out
     /// by `layout`, into `buffer` on every rank.
-    static func broadcast(_ prefix: String, of checkpoint: Checkpoint?, into buffer: UnsafeMutableBufferPointer<Float>,
+    public static func broadcast(_ prefix: String, of checkpoint: Checkpoint?, into buffer: UnsafeMutableBufferPointer<Float>,
                           layout: ParameterLayout, comm: Communicator) throws {
         if let checkpoint {
             for spec in layout.tensors {

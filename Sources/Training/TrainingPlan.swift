@@ -32,6 +32,8 @@ public enum LearningRateSchedule: String, Codable, Sendable, CaseIterable {
 public struct TrainingRequest: Sendable {
     public var dataset: String
     public var resume: String?
+    /// Fine-tune: start from this checkpoint's weights.
+    public var initFrom: String?
     // The network.
     public var hidden: Int?
     public var layers: Int?
@@ -102,6 +104,9 @@ public struct TrainingRequest: Sendable {
         if let learningRate, !(learningRate >= 0 && learningRate.isFinite) { throw TrainingError("--lr must be zero or a positive number") }
         if let momentum, !(0..<1).contains(momentum) { throw TrainingError("--momentum must be in [0, 1)") }
         if keepBest, validation == nil, resume == nil { throw TrainingError("--keep-best needs --validation") }
+        if initFrom != nil, resume != nil {
+            throw TrainingError("--init-from starts a new run and --resume continues one: give one of them")
+        }
         if validation == Self.noValidation, keepBest || patience != nil {
             throw TrainingError("--validation none turns off --keep-best and --patience: drop them")
         }
@@ -114,7 +119,7 @@ public struct TrainingRequest: Sendable {
 /// `shape`: the part a resume may not change. Optionals are only where absence is a setting.
 public struct TrainingPlan: Sendable, Equatable {
     /// The network's size.
-    public struct Architecture: Sendable, Equatable {
+    public struct Architecture: Codable, Sendable, Equatable {
         public var hidden: Int
         public var layers: Int
         /// Embedding width (token inputs only).
@@ -173,12 +178,23 @@ public struct TrainingPlan: Sendable, Equatable {
     /// With validation: stop after this many epochs in a row without a lower `val_loss`.
     public var patience: Int?
 
-    /// A fresh run of `request` on `header` with `ranks` ranks.
-    init(fresh request: TrainingRequest, header: DatasetHeader, ranks: Int) throws {
+    /// A fresh run of `request` on `header` with `ranks` ranks; with `--init-from`, of the
+    /// network size of the checkpoint it starts from (`initial`), which a flag may not contradict.
+    init(fresh request: TrainingRequest, header: DatasetHeader, ranks: Int, initial: Architecture? = nil) throws {
         try request.validate()
         let optimizer = request.optimizer ?? .adam
         dataset = request.dataset
-        architecture = Architecture(hidden: request.hidden ?? 128, layers: request.layers ?? 1, embedding: request.embedding ?? 64)
+        if let initial {
+            func fixed(_ flag: String, _ mine: Int?, _ theirs: Int) throws -> Int {
+                guard let mine, mine != theirs else { return theirs }
+                throw TrainingError("\(flag) \(mine) conflicts with --init-from's \(theirs): the network's size comes from the checkpoint; drop the flag")
+            }
+            architecture = Architecture(hidden: try fixed("--hidden", request.hidden, initial.hidden),
+                                        layers: try fixed("--layers", request.layers, initial.layers),
+                                        embedding: try fixed("--embedding", request.embedding, initial.embedding))
+        } else {
+            architecture = Architecture(hidden: request.hidden ?? 128, layers: request.layers ?? 1, embedding: request.embedding ?? 64)
+        }
         recipe = Recipe(window: request.window ?? header.length, reset: request.reset ?? ResetPolicy(header.stream),
                         optimizer: optimizer, momentum: request.momentum ?? 0, seed: request.seed ?? 0,
                         dropout: request.dropout ?? 0, weightDecay: request.weightDecay ?? 0,
@@ -252,7 +268,7 @@ public struct TrainingPlan: Sendable, Equatable {
     }
 
     /// A checkpoint's global slots split over `ranks`, refused when they do not split evenly.
-    static func slotsPerRank(sharing globalSlots: Int, ranks: Int) throws -> Int {
+    public static func slotsPerRank(sharing globalSlots: Int, ranks: Int) throws -> Int {
         guard globalSlots % ranks == 0 else {
             throw TrainingError("the checkpoint has \(globalSlots) global slots, which \(ranks) ranks cannot share evenly; use a rank count that divides \(globalSlots)")
         }
@@ -260,7 +276,7 @@ public struct TrainingPlan: Sendable, Equatable {
     }
 
     /// The network this plan trains on data of this signature.
-    func modelConfig(for data: DataSignature) -> ModelConfig {
+    public func modelConfig(for data: DataSignature) -> ModelConfig {
         let input: ModelInput = data.inputKind == .tokens
             ? .tokens(vocabSize: data.vocabSize, embedding: architecture.embedding)
             : .features(data.features)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Comm
+import Inference
 import Training
 
 /// The checkpoint and dataset that `evaluate` and `predict` read.

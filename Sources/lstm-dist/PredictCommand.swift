@@ -1,6 +1,7 @@
 import ArgumentParser
 import Comm
 import Storage
+import Inference
 import Training
 
 struct PredictCommand: ParsableCommand {

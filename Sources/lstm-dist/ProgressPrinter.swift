@@ -15,6 +15,8 @@ final class ProgressPrinter {
         if let from = trainer.resumedFrom {
             let position = trainer.position
             say("resuming from \(from): epoch \(position.epoch + 1), step \(position.step + 1), global step \(position.globalStep)")
+        } else if let from = trainer.initializedFrom {
+            say("starting from the weights of \(from) (--init-from): fresh optimizer, counters and state")
         } else if resume == "latest" {
             say("no checkpoint in \(plan.checkpoints.directory) yet: starting fresh")
         }

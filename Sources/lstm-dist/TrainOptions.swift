@@ -85,6 +85,8 @@ struct CheckpointOptions: ParsableArguments {
     var keep: Int?
     @Option(help: "Continue from a checkpoint file, or `latest` in --checkpoint-dir.")
     var resume: String?
+    @Option(help: "Start a new run from this checkpoint's weights (fine-tuning): its network size, this run's other flags; data with other inputs, vocabulary, task, classes or normalisation is refused.")
+    var initFrom: String?
     @Option(help: "Dataset evaluated statefully after each epoch (pack it with --like).")
     var validation: String?
     @Flag(help: "With --validation, keep DIR/best.h5, the checkpoint with the lowest validation loss.")
@@ -97,6 +99,7 @@ struct CheckpointOptions: ParsableArguments {
         request.checkpointEvery = checkpointEvery
         request.keep = keep
         request.resume = resume
+        request.initFrom = initFrom
         request.validation = validation
         request.keepBest = keepBest
         request.patience = patience

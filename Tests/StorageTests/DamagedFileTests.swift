@@ -126,7 +126,7 @@ final class DamagedFileTests: XCTestCase {
     /// The file offset of the dataset's first chunk. Wraps `H5Dget_chunk_info`.
     private func firstChunkOffset(_ path: String, dataset: String) throws -> Int {
         let data = try H5File(path: path, mode: .readOnly).dataset(dataset)
-        let space = try H5ID(H5Dget_space(data.handle.raw), close: H5Sclose, "space")
+        let space = try Dataspace(of: data)
         var offset: haddr_t = 0, size: hsize_t = 0, mask: UInt32 = 0
         try h5check(H5Dget_chunk_info(data.handle.raw, space.raw, 0, nil, &mask, &offset, &size), "chunk info")
         return Int(offset)

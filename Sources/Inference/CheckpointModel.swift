@@ -2,6 +2,7 @@ import Comm
 import Layout
 import Model
 import Storage
+import Training
 
 /// How `evaluate` and `predict` deal the rows to the checkpoint's global slots (docs/commands.md).
 public enum EvaluationLayout: String, CaseIterable, Sendable {

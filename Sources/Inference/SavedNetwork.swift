@@ -1,5 +1,6 @@
 import Model
 import Storage
+import Training
 
 /// A checkpoint's network read by one process without a dataset (`generate`, `forecast`,
 /// `export`): its weights, the kind of data it was trained on, and every global slot's saved state.

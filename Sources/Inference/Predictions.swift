@@ -1,5 +1,6 @@
 import Layout
 import Storage
+import Training
 
 extension CheckpointModel {
     /// Collective: refuses, on every rank before any work, an output rank 0 could not write.
@@ -18,17 +19,14 @@ extension CheckpointModel {
     /// written as they complete (`RowOutputFile`).
     public func predict(_ layout: EvaluationLayout, to path: String, format: RowOutputFile.Format, force: Bool) throws {
         guard comm.isRoot else { return try gatherPredictions(layout, into: nil) }
-        let K = header.targetWidth, L = header.length, perStep = header.targetKind == .step
+        let header = self.header, K = header.targetWidth, L = header.length, perStep = header.targetKind == .step
         try RowOutputFile.write(to: path, format: format, force: force, dataset: "predictions",
                                 shape: perStep ? [header.rows, L, K] : [header.rows, K]) {
             try gatherPredictions(layout, into: $0)
         } csvLines: {
             guard perStep else { return .perRow }
-            let lengths = try evaluation.reader.readLengths(), pre = header.padding == .pre
-            return .perIndex(column: "t", first: 0) { row in
-                let length = Int(lengths[row])
-                return pre ? L - length ..< L : 0 ..< length
-            }
+            let lengths = try evaluation.reader.readLengths()
+            return .perIndex(column: "t", first: 0) { header.validSteps(length: Int(lengths[$0])) }
         }
     }
 
