@@ -13,8 +13,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // ONNX export: the protobuf runtime only (the Swift from onnx.proto is generated once and
-        // committed, so no build runs protoc or its plugin), and the zip of a .keras file.
+        // ONNX export and TensorBoard event files: the protobuf runtime only (the Swift from
+        // onnx.proto and event.proto is generated once and committed, so no build runs protoc or
+        // its plugin); the zip of a .keras file.
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
@@ -56,12 +57,19 @@ let package = Package(
             ],
             exclude: ["onnx.proto"]
         ),
+        // `train --tensorboard`: TensorBoard event files from the training events. A module of its
+        // own so that Training, and everything built on it, stays free of protobuf.
+        .target(
+            name: "TensorBoard",
+            dependencies: ["Training", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["event.proto"]
+        ),
         // The command line only: parsing and printing. Built for baseline x86-64, so it can refuse
         // a CPU below the model's AVX2 + FMA floor with a message rather than die of SIGILL.
         .executableTarget(
             name: "lstm-dist",
             dependencies: [
-                "Pack", "Storage", "Training", "Inference", "Export", "Comm", "Model", "CCPUFeatures",
+                "Pack", "Storage", "Training", "Inference", "Export", "TensorBoard", "Comm", "Model", "CCPUFeatures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,6 +89,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Storage", "Comm", "Model", "Layout", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Training", "Pack", "Comm", "Storage", "Model", "TestSupport"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "Storage"]),
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"]),
         // Runs the built `lstm-dist` binary, alone and under real `mpirun`.
         .testTarget(name: "CLITests", dependencies: ["lstm-dist", "Storage", "TestSupport"]),
     ]

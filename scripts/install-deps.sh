@@ -65,6 +65,8 @@ python_packages=(
     onnxruntime==1.32.0
     safetensors==0.8.0
     scipy==1.17.1
+    # Tests/python/test_tensorboard.py: TensorBoard's own reader reads train --tensorboard's files.
+    tensorboard==2.21.0
 )
 
 # Installed packages and the names they provide (Debian 12's binutils provides binutils-gold).

@@ -198,7 +198,7 @@ private struct Attributes {
 extension TrainingPlan: Codable {
     /// The JSON keys, snake_case as docs/checkpoints.md shows them.
     private enum Keys: String, CodingKey {
-        case dataset, shape, epochs, log, validation, keep, patience
+        case dataset, shape, epochs, log, tensorboard, validation, keep, patience
         case slotsPerRank = "slots_per_rank", maxSteps = "max_steps", learningRate = "learning_rate", clipNorm = "clip_norm"
         case checkpointDirectory = "checkpoint_directory", checkpointEvery = "checkpoint_every", keepBest = "keep_best"
     }
@@ -232,6 +232,7 @@ extension TrainingPlan: Codable {
         try container.encodeIfPresent(clipNorm, forKey: .clipNorm)
         try container.encodeIfPresent(validation, forKey: .validation)
         try container.encodeIfPresent(log, forKey: .log)
+        try container.encodeIfPresent(tensorboard, forKey: .tensorboard)
         try container.encode(checkpoints.directory, forKey: .checkpointDirectory)
         try container.encode(checkpoints.every, forKey: .checkpointEvery)
         try container.encode(checkpoints.keep, forKey: .keep)
@@ -269,6 +270,7 @@ extension TrainingPlan: Codable {
         clipNorm = try container.decodeIfPresent(Float.self, forKey: .clipNorm)
         validation = try container.decodeIfPresent(String.self, forKey: .validation)
         log = try container.decodeIfPresent(String.self, forKey: .log)
+        tensorboard = try container.decodeIfPresent(String.self, forKey: .tensorboard)
         let every = try container.decode(Int.self, forKey: .checkpointEvery)
         guard every >= 0 else {
             throw DecodingError.dataCorruptedError(forKey: .checkpointEvery, in: container, debugDescription: "is \(every), expected 0 or more")

@@ -9,11 +9,34 @@ public final class MetricsLog {
     private let metricKind: MetricKind
 
     public init(path: String, metricKind: MetricKind) throws {
-        guard let file = fopen(path, "a") else {
+        guard let file = fopen(path, "a+") else {
             throw TrainingError("cannot open --log \(path): \(String(cString: strerror(errno)))")
         }
         self.file = file
         self.metricKind = metricKind
+        Self.dropTornLine(file)
+    }
+
+    /// A run killed mid-write leaves half a line at the end (the buffer goes out in blocks): cut
+    /// it, so the resumed run's first line is not glued to it. Its step was past the last
+    /// checkpoint, so the resumed run writes it again.
+    private static func dropTornLine(_ file: UnsafeMutablePointer<FILE>) {
+        guard fseeko(file, 0, SEEK_END) == 0 else { return }
+        let size = ftello(file)
+        // The end of the last whole line: after the last newline, or 0.
+        var keep = size
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while keep > 0 {
+            let start = max(0, keep - off_t(chunk.count))
+            guard fseeko(file, start, SEEK_SET) == 0, fread(&chunk, 1, Int(keep - start), file) == Int(keep - start) else { return }
+            if let newline = chunk[..<Int(keep - start)].lastIndex(of: UInt8(ascii: "\n")) {
+                keep = start + off_t(newline) + 1
+                break
+            }
+            keep = start
+        }
+        if keep < size { _ = ftruncate(fileno(file), keep) }
+        fseeko(file, 0, SEEK_END)
     }
 
     deinit { fclose(file) }

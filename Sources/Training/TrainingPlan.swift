@@ -57,6 +57,7 @@ public struct TrainingRequest: Sendable {
     public var clipNorm: Float?
     public var validation: String?
     public var log: String?
+    public var tensorboard: String?
     public var checkpointDirectory: String?
     public var checkpointEvery: Int?
     public var keep: Int?
@@ -171,6 +172,8 @@ public struct TrainingPlan: Sendable, Equatable {
     public var clipNorm: Float?
     public var validation: String?
     public var log: String?
+    /// `--tensorboard DIR`: TensorBoard event files, written by rank 0.
+    public var tensorboard: String?
     public var checkpoints: Checkpointing
     /// With validation: stop after this many epochs in a row without a lower `val_loss`.
     public var patience: Int?
@@ -204,6 +207,7 @@ public struct TrainingPlan: Sendable, Equatable {
         clipNorm = request.clipNorm
         validation = request.validation == TrainingRequest.noValidation ? nil : request.validation
         log = request.log
+        tensorboard = request.tensorboard
         checkpoints = Checkpointing(directory: request.checkpointDirectory(resuming: nil), every: request.checkpointEvery ?? 0,
                                     keep: request.keep ?? 3, keepBest: request.keepBest || request.patience != nil)
         patience = request.patience
@@ -242,6 +246,7 @@ public struct TrainingPlan: Sendable, Equatable {
         learningRate = request.learningRate ?? saved.learningRate
         clipNorm = request.clipNorm ?? saved.clipNorm
         log = request.log ?? saved.log
+        tensorboard = request.tensorboard ?? saved.tensorboard
         let validates = request.validation != TrainingRequest.noValidation
         validation = validates ? request.validation ?? saved.validation : nil
         patience = validates ? request.patience ?? saved.patience : nil

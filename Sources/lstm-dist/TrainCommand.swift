@@ -1,5 +1,6 @@
 import ArgumentParser
 import Comm
+import TensorBoard
 import Training
 
 struct TrainCommand: ParsableCommand {
@@ -37,9 +38,14 @@ struct TrainCommand: ParsableCommand {
         let comm = try MPICommunicator()
         let trainer: Trainer
         let metricsLog: MetricsLog?
+        let tensorBoard: TensorBoardLog?
         do {
             trainer = try Trainer(request: request, comm: comm)
             metricsLog = try comm.isRoot ? trainer.plan.log.map { try MetricsLog(path: $0, metricKind: trainer.metricKind) } : nil
+            tensorBoard = try comm.isRoot ? trainer.plan.tensorboard.map {
+                try TensorBoardLog(directory: $0, plan: trainer.plan, metricKind: trainer.metricKind,
+                                   globalStep: trainer.position.globalStep, resumedFrom: trainer.resumedFrom)
+            } : nil
         } catch {
             throw comm.failTogether(error)
         }
@@ -50,7 +56,9 @@ struct TrainCommand: ParsableCommand {
             let outcome = try trainer.run(stopRequested: StopSignals.requested) { event in
                 progress?.record(event)
                 metricsLog?.record(event)
+                tensorBoard?.record(event)
             }
+            if outcome == .nothingToDo { tensorBoard?.discard() }
             progress?.finish(outcome)
         } catch let error as TrainingError where error.raisedByEveryRank {
             throw comm.failTogether(error)

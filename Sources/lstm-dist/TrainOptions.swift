@@ -109,9 +109,12 @@ struct CheckpointOptions: ParsableArguments {
 struct LoggingOptions: ParsableArguments {
     @Option(help: "Append one JSON object per step and per epoch to this file (plot it with scripts/plot-log.py).")
     var log: String?
+    @Option(help: ArgumentHelp("Also write these figures as TensorBoard event files in this folder; a resume adds a file. (default: none; on resume, the run's)", valueName: "DIR"))
+    var tensorboard: String?
 
     func apply(to request: inout TrainingRequest) {
         request.log = log
+        request.tensorboard = tensorboard
     }
 }
 
