@@ -5,7 +5,7 @@
 # Slurm (Tests/python/test_slurm.py). Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --tests   # what building needs, and what only the tests need
 source scripts/mpi-env.sh
 
 # The command-line tests run the release binary: training in a debug build is 10x slower.
