@@ -5,6 +5,14 @@ import PackageDescription
 // multiply-adds (docs/platform.md). Haswell (AVX2 + FMA) runs on every x86-64 server since 2013.
 let fastMath: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 
+// The commit `lstm-dist --version` prints. The build scripts (scripts/build.sh) put `git rev-parse`'s
+// answer in LSTM_DIST_COMMIT; the manifest only passes it on, as a C define of the one file that
+// returns it (a Swift -D carries no value), so the build itself runs no git and needs no network.
+// A plain `swift build` says "unknown"; anything but letters, digits and ".-_" is ignored.
+let commit = Context.environment["LSTM_DIST_COMMIT"].flatMap { value in
+    !value.isEmpty && value.allSatisfy({ $0.isLetter || $0.isNumber || ".-_".contains($0) }) ? value : nil
+}
+
 let package = Package(
     name: "lstm-dist",
     platforms: [.macOS(.v13)],
@@ -32,6 +40,8 @@ let package = Package(
         .target(name: "CCrashGuard"),
         // The gate passes and softmax, built for AVX2 and for AVX-512 (Swift cannot build one function twice).
         .target(name: "CElementwise"),
+        // The commit the binary was built from (above).
+        .target(name: "CBuildInfo", cSettings: commit.map { [.define("LSTM_DIST_COMMIT", to: "\"\($0)\"")] } ?? []),
 
         // HDF5 files and the dataset and checkpoint schemas.
         .target(name: "Storage", dependencies: ["CHDF5", "CCrashGuard"]),
@@ -69,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "lstm-dist",
             dependencies: [
-                "Pack", "Storage", "Training", "Inference", "Export", "TensorBoard", "Comm", "Model", "CCPUFeatures",
+                "Pack", "Storage", "Training", "Inference", "Export", "TensorBoard", "Comm", "Model", "CCPUFeatures", "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

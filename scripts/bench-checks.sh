@@ -13,7 +13,7 @@ source scripts/mpi-env.sh
 baseline=${1:?usage: scripts/bench-checks.sh BASELINE_BINARY [SIZE_MB]}
 size_mb=${2:-128}
 python=${PYTHON:-.venv/bin/python}
-swift build -c release --product lstm-dist >/dev/null
+scripts/build.sh >/dev/null
 checked=$PWD/.build/release/lstm-dist
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

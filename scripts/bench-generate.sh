@@ -3,9 +3,10 @@
 # one layer, the charlm shape), weights from one training step (speed does not depend on them),
 # 20,000 characters at temperature 1. Prints generate's own line (characters per wall-clock
 # second) and characters per second of CPU time, which a busy shared machine disturbs less.
-# Run from anywhere after `swift build -c release --product lstm-dist`.
+# Run from anywhere; builds the release binary first (scripts/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/build.sh >/dev/null
 bin=.build/release/lstm-dist
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -5,7 +5,7 @@
 # scripts/bench-vs-pytorch.sh compares the same steps with PyTorch and keeps the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product lstm-bench
+scripts/build.sh lstm-bench
 bench=.build/release/lstm-bench
 "$bench" model "$@"
 LSTM_DIST_KERNELS=avx2 "$bench" model "$@"

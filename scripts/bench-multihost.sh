@@ -6,7 +6,7 @@
 #
 #   scripts/bench-multihost.sh [EXTRA TRAIN ARGS...]
 #
-# LSTM_DIST_BIN   the binary (default .build/release/lstm-dist; build with swift build -c release)
+# LSTM_DIST_BIN   the binary (default .build/release/lstm-dist, which scripts/build.sh builds first)
 # BENCH_TEXT      text to pack and train on (default data/text.txt)
 # BENCH_STEPS     training steps per run (default 200)
 # Needs root for the two hosts; exits 77 with the reason otherwise.
@@ -14,10 +14,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+[ -n "${LSTM_DIST_BIN:-}" ] || scripts/build.sh >/dev/null
 bin=$(realpath "${LSTM_DIST_BIN:-.build/release/lstm-dist}")
 text=$(realpath "${BENCH_TEXT:-data/text.txt}")
 steps=${BENCH_STEPS:-200}
-[ -x "$bin" ] || { echo "error: no lstm-dist at $bin (swift build -c release, or set LSTM_DIST_BIN)" >&2; exit 1; }
+[ -x "$bin" ] || { echo "error: no lstm-dist at $bin (scripts/build.sh, or set LSTM_DIST_BIN)" >&2; exit 1; }
 [ -f "$text" ] || { echo "error: no text at $text (set BENCH_TEXT)" >&2; exit 1; }
 
 # shellcheck source=scripts/mpi-env.sh

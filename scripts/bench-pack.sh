@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 size_mb=${1:-1024}
 python=${PYTHON:-.venv/bin/python}
 
-swift build -c release --product lstm-dist >/dev/null
-binary="$(swift build -c release --show-bin-path)/lstm-dist"
+scripts/build.sh >/dev/null
+binary=$PWD/.build/release/lstm-dist
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -32,7 +32,7 @@ done
 torch_version=2.15.0 numpy_version=2.4.6
 
 source scripts/mpi-env.sh
-swift build -c release --product lstm-dist >/dev/null
+scripts/build.sh >/dev/null
 bin=$PWD/.build/release/lstm-dist
 if ! command -v bible >/dev/null; then
     echo "installing Debian's bible-kjv (the corpus)"

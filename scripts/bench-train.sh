@@ -13,8 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/mpi-env.sh
-swift build -c release --product lstm-dist >/dev/null
-swift build -c release --product lstm-bench >/dev/null
+scripts/build.sh >/dev/null
+scripts/build.sh lstm-bench >/dev/null
 bin=$PWD/.build/release/lstm-dist
 peak=$(.build/release/lstm-bench sgemm)
 python=${PYTHON:-.venv/bin/python}

@@ -21,7 +21,7 @@ if ! "$venv/bin/python" -c "import torch, numpy" 2>/dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q "${BENCH_TORCH:-torch}" numpy
 fi
-swift build -c release --product lstm-bench >/dev/null
+scripts/build.sh lstm-bench >/dev/null
 seconds=${BENCH_SECONDS:-4}
 pin=()
 command -v taskset >/dev/null && pin=(taskset -c "${BENCH_CORE:-0}")

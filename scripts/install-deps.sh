@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs what lstm-dist needs and is missing, then says what it installed:
+# Installs what building and running lstm-dist need and is missing, then says what it installed:
 # - the Debian packages the Swift toolchain itself needs (swift.org's list for Debian 12; a
 #   toolchain unpacked on a fresh machine does not start without them),
-# - Debian's OpenMPI, HDF5, OpenBLAS and libxsmm (libdeflate makes pack's compression twice as fast;
-#   iproute2 lets the tests make two hosts; zlib for the zip of a Keras export; qemu-user lets them
-#   run the binary on emulated older CPUs),
-# - a Python virtual environment (.venv) with pinned numpy, h5py, pytest and matplotlib for the
-#   tests and scripts, and Keras, onnx, onnxruntime and safetensors for the export tests,
-# - with --slurm, Debian's Slurm and MUNGE (a one-node cluster for the Slurm test).
+# - Debian's OpenMPI (with openmpi-bin for mpirun), HDF5 (with hdf5-tools for h5ls), OpenBLAS and
+#   libxsmm (libdeflate makes pack's compression twice as fast; zlib for the zip of a Keras export),
+# - a Python virtual environment (.venv) with pinned numpy, h5py and matplotlib for the scripts
+#   (plot-log.py, plot-forecast.py, lstm_numpy.py).
+# Options (scripts/test.sh passes --tests; they combine):
+#   --tests  also what only the tests need: qemu-user (the binary on emulated older CPUs), iproute2
+#            (two network-namespace hosts), and in .venv pytest, and Keras, JAX, onnx, onnxruntime
+#            and safetensors, which read the exported models.
+#   --slurm  also Debian's Slurm and MUNGE (a one-node cluster for Tests/python/test_slurm.py).
 # Needs a Swift 6 toolchain on PATH; uses sudo for apt-get when not run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +36,6 @@ packages=(
     uuid-dev
     # lstm-dist's libraries and tools.
     hdf5-tools
-    iproute2
     libdeflate0
     libhdf5-dev
     libopenblas-dev
@@ -41,33 +43,49 @@ packages=(
     libxsmm-dev
     openmpi-bin
     python3-venv
-    qemu-user
     zlib1g-dev
 )
-if [ "${1:-}" = "--slurm" ]; then
-    packages+=(
-        munge
-        slurm-wlm
-    )
-fi
-
 python_packages=(
     h5py==3.16.0
     matplotlib==3.11.2
     numpy==2.4.6
-    pytest==9.2.0
-    # Tests/python/test_export.py: Keras 3 (numpy backend; Keras imports jax whichever backend
-    # runs), ONNX's checker, onnxruntime and safetensors read the exported files.
-    jax==0.10.2
-    jaxlib==0.10.2
-    keras==3.15.1
-    onnx==1.23.2
-    onnxruntime==1.32.0
-    safetensors==0.8.0
-    scipy==1.17.1
-    # Tests/python/test_tensorboard.py: TensorBoard's own reader reads train --tensorboard's files.
-    tensorboard==2.21.0
 )
+
+for option in "$@"; do
+    case $option in
+        --tests)
+            packages+=(
+                iproute2
+                qemu-user
+            )
+            python_packages+=(
+                pytest==9.2.0
+                # Tests/python/test_export.py: Keras 3 (numpy backend; Keras imports jax whichever
+                # backend runs, and jax needs scipy), ONNX's checker, onnxruntime and safetensors
+                # read the exported files.
+                jax==0.10.2
+                jaxlib==0.10.2
+                keras==3.15.1
+                onnx==1.23.2
+                onnxruntime==1.32.0
+                safetensors==0.8.0
+                scipy==1.17.1
+                # Tests/python/test_tensorboard.py: TensorBoard's own reader reads train --tensorboard's files.
+                tensorboard==2.21.0
+            )
+            ;;
+        --slurm)
+            packages+=(
+                munge
+                slurm-wlm
+            )
+            ;;
+        *)
+            echo "usage: scripts/install-deps.sh [--tests] [--slurm]" >&2
+            exit 2
+            ;;
+    esac
+done
 
 # Installed packages and the names they provide (Debian 12's binutils provides binutils-gold).
 present=$(dpkg-query -W -f='${db:Status-Abbrev}|${Package},${Provides}\n' | awk -F'|' '$1 ~ /^ii/ {print $2}' \

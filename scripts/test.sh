@@ -5,11 +5,13 @@
 # Slurm (Tests/python/test_slurm.py). Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --tests   # what building needs, and what only the tests need
 source scripts/mpi-env.sh
 
-# The command-line tests run the release binary: training in a debug build is 10x slower.
-swift build -c release --product lstm-dist
+# The command-line tests run the release binary, as quickstart.sh builds it (the Swift runtime
+# linked in; Tests/python/test_node_binary.py runs it with the toolchain hidden): training in a
+# debug build is 10x slower.
+scripts/build.sh
 export LSTM_DIST_BIN="$PWD/.build/release/lstm-dist" LSTM_DIST_PYTHON="$PWD/.venv/bin/python"
 swift test
 .venv/bin/python -m pytest -q -rs Tests/python   # -rs: say why a test was skipped

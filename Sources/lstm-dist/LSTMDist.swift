@@ -1,4 +1,5 @@
 import ArgumentParser
+import CBuildInfo
 import CCPUFeatures
 import Foundation
 import Model
@@ -13,6 +14,7 @@ struct LSTMDist: ParsableCommand {
         for the CPU's instruction sets (AVX-512 where it has them); set \
         \(KernelPath.environmentVariable)=avx512|avx2|reference to force one (reference: plain loops, slow).
         """,
+        version: versionText,
         subcommands: [PackCommand.self, InspectCommand.self, TrainCommand.self, EvaluateCommand.self, PredictCommand.self,
                       GenerateCommand.self, ForecastCommand.self, ExportCommand.self]
     )
@@ -26,6 +28,27 @@ struct LSTMDist: ParsableCommand {
         }
         main(nil)
     }
+}
+
+/// The release this source tree is.
+let version = "0.1.0"
+
+/// What `lstm-dist --version` prints: the version, the commit the binary was built from (which the
+/// build scripts pass in; "unknown" from a plain `swift build`) and the kernel path a command would
+/// run here, with why. Only CPUID and the environment are read: printing it initialises no kernels.
+var versionText: String {
+    let best = KernelPath.best
+    let forced = ProcessInfo.processInfo.environment[KernelPath.environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+    // main() has refused a bad LSTM_DIST_KERNELS before ArgumentParser asks for this.
+    let path = (try? KernelPath.fromEnvironment()) ?? best
+    let why = forced == nil
+        ? "the best this CPU runs; \(KernelPath.environmentVariable)=avx512|avx2|reference forces one"
+        : "forced by \(KernelPath.environmentVariable); this CPU's best is \(best.rawValue)"
+    return """
+    lstm-dist \(version)
+    commit \(String(cString: lstm_build_commit()))
+    kernels \(path.rawValue) (\(why))
+    """
 }
 
 /// Why the model's kernels cannot run here, if they cannot: a CPU below the floor or a bad

@@ -39,7 +39,7 @@ final class ProgressPrinter {
             line += "  lr \(String(format: "%.3g", step.learningRate))  \(format(step.tokensPerSecond, 0)) tok/s  allreduce \(format(100 * step.allreduceShare, 1))%  ETA \(duration(step.secondsLeft))"
             say(line)
         case .epoch(let epoch):
-            var line = "epoch \(epoch.epoch + 1)/\(trainer.plan.epochs) done in \(duration(epoch.seconds)):" + metrics(epoch.sums)
+            var line = "epoch \(epoch.epoch + 1)/\(trainer.plan.epochs) done in \(duration(epoch.seconds))" + metrics(epoch.sums)
             line += "  tokens_per_s \(format(epoch.tokensPerSecond, 0))"
             if let validation = epoch.validation { line += "  | validation:" + metrics(validation) }
             say(line)

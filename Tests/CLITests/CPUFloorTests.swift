@@ -13,7 +13,7 @@ final class CPUFloorTests: XCTestCase {
         folder = try makeTemporaryFolder()
         qemu = ["/usr/bin/qemu-x86_64", "/usr/local/bin/qemu-x86_64"].first { FileManager.default.isExecutableFile(atPath: $0) }
         guard qemu != nil else {
-            throw XCTSkip("no qemu-x86_64 (Debian's qemu-user, which scripts/install-deps.sh installs): other CPUs are not emulated")
+            throw XCTSkip("no qemu-x86_64 (Debian's qemu-user, which scripts/test.sh installs): other CPUs are not emulated")
         }
     }
 

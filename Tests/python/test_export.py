@@ -19,10 +19,10 @@ import pytest
 
 h5py = pytest.importorskip("h5py", reason="h5py is not installed (scripts/install-deps.sh makes .venv with it)")
 os.environ.setdefault("KERAS_BACKEND", "numpy")
-keras = pytest.importorskip("keras", reason="keras is not installed (scripts/install-deps.sh installs it into .venv)")
-onnx = pytest.importorskip("onnx", reason="onnx is not installed (scripts/install-deps.sh installs it into .venv)")
-ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (scripts/install-deps.sh installs it into .venv)")
-safetensors_numpy = pytest.importorskip("safetensors.numpy", reason="safetensors is not installed (scripts/install-deps.sh installs it into .venv)")
+keras = pytest.importorskip("keras", reason="keras is not installed (scripts/install-deps.sh --tests installs it into .venv)")
+onnx = pytest.importorskip("onnx", reason="onnx is not installed (scripts/install-deps.sh --tests installs it into .venv)")
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (scripts/install-deps.sh --tests installs it into .venv)")
+safetensors_numpy = pytest.importorskip("safetensors.numpy", reason="safetensors is not installed (scripts/install-deps.sh --tests installs it into .venv)")
 import numpy as np  # noqa: E402
 
 from lstm_cli import ROOT, run  # noqa: E402
