@@ -180,6 +180,16 @@ final class PackFormatTests: XCTestCase {
         XCTAssertEqual(try packed(.pre, .pre), [30, 40, 0, 50.5, 70, 80])
         XCTAssertEqual(try packed(.post, .post), [10.5, 20, 50.5, 0, 60.5, 70])
     }
+    func testDecimalsRoundOnceToTheNearestFloat() throws {
+        // 1 + 2^-24 is halfway between the Floats 1 and 1 + 2^-23, and the Double nearest to
+        // each decimal below: rounding that Double again (to even) gave 1 for both.
+        let lines = #"{"x": [1.0000000596046447753906250001, 1.0000000596046447753906249999, -1.0000000596046447753906250001], "y": 0.5}"#
+        let (reader, _) = try PackBench().pack("r.jsonl", lines + "\n")
+        XCTAssertEqual(try reader.readRows(0..<1).features, [1 + 0x1p-23, 1, -1 - 0x1p-23])
+        let csv = "a,y\n1.0000000596046447753906250001,0.5\n"
+        XCTAssertEqual(try PackBench().pack("r.csv", csv) { $0.target = ["y"] }.0.readRows(0..<1).features, [1 + 0x1p-23])
+    }
+
     func testLikeReusesTheTrainingVocabularyAndTask() throws {
         let bench = try PackBench()
         try bench.pack("train.txt", "abcd")
