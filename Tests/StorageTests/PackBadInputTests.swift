@@ -73,6 +73,11 @@ final class PackBadInputTests: XCTestCase {
         try bench.assertFails("t2.jsonl", lines, containing: ["t2.jsonl: line 2, field y: its length differs from x's"])
     }
 
+    func testTextOfOneDistinctCharacter() throws {
+        // Once refused by the dataset writer, naming the output file and num_classes 1.
+        try PackBench().assertFails("a.txt", "aaaa", containing: ["a.txt: every character is 'a' (U+0061); predicting the next one needs 2 or more distinct characters"])
+    }
+
     func testTextThatIsNotUTF8() throws {
         let bench = try PackBench()
         let path = bench.folder.file("bad.txt")
