@@ -126,7 +126,9 @@ def generate_csv(rng, numbers, path):
     sequences = rng.randint(1, 10) if with_id else 1
     lengths = random_lengths(rng, sequences) if with_id else [rng.randint(1, 60)]
     horizon = options.get("horizon", 0)
-    if horizon and max(lengths) <= horizon:
+    if horizon and rng.random() < 0.95:  # else a sequence of H timesteps or fewer: refused
+        lengths = [max(n, horizon + 1) for n in lengths]
+    elif horizon and max(lengths) <= horizon:
         lengths[0] = horizon + rng.randint(1, 4)
     lines = [",".join(columns)]
     string_ids = rng.random() < 0.5
@@ -227,8 +229,8 @@ def generate_jsonl(rng, numbers, path):
         options["inputs"] = "features"
     elif inputs == "tokens" and rng.random() < 0.1:
         options["inputs"] = "tokens"
-    if targets.startswith("row") and rng.random() < 0.3:
-        options["target_kind"] = "row"
+    if targets.startswith("row") and rng.random() < (0.9 if targets == "row vector" else 0.3):
+        options["target_kind"] = "row"  # a vector y as long as some x is refused without it
     if targets.startswith("step") and rng.random() < 0.2:
         options["target_kind"] = "step"
     if rng.random() < 0.3:

@@ -16,6 +16,9 @@ Decisions where SPEC leaves room (say so when changing one):
   empty: no target could be learned from it;
 - x of non-negative integers is tokens; with a negative integer it is one feature (token ids
   are never negative);
+- JSON Lines whose first y is a list, as long as x on some lines but not all, is refused
+  without --target-kind (SPEC reads it per row; pack asks, as a per-timestep file with one
+  wrong line would otherwise be misread as vectors per row: PackBadInputTests keeps that);
 - an empty x is refused, like a sequence --horizon leaves empty;
 - text with one distinct character is refused (num_classes would be 1, which SPEC forbids);
 - z-scores are (value - mean) / std in float64 from the decimal's float64 value, then rounded
@@ -334,6 +337,9 @@ def read_jsonl(path, options):
 
     per_step = all(isinstance(y, list) and len(y) == len(x) for x, y in zip(xs, ys))
     kind_override = options.get("target_kind")
+    if kind_override is None and not per_step and isinstance(ys[0], list) \
+            and any(isinstance(y, list) and len(y) == len(x) for x, y in zip(xs, ys)):
+        raise Refused("y as long as x on some lines only: ambiguous without --target-kind")
     target_kind = kind_override or ("step" if per_step else "row")
     targets = []
     if target_kind == "step":
