@@ -109,7 +109,8 @@ struct CSVSource: SequenceSource {
             }
             for (index, column) in targetColumns.enumerated() {
                 let target = try number(fields, column, line)
-                survey.targets.add(target)
+                // A sequence's first `horizon` values are no timestep's target: they decide no class.
+                if steps >= horizon { survey.targets.add(target) }
                 targetValues[index] = target.value
             }
             if let statistics {
