@@ -99,6 +99,17 @@ def shaping(rng, options, longest, maxlen_allowed=True):
         options["value"] = rng.choice([0.0, -1.0, 2.5, -0.75, 7.0, -3.0, 1e3])
 
 
+def overrides(rng, options, classes):
+    """Sometimes --task / --num-classes over integer targets (of up to `classes` classes)."""
+    if classes is None or rng.random() > 0.12:
+        return
+    pick = rng.choice(["regression", "multiclass", "binary", "more classes"])
+    if pick == "more classes":
+        options["num_classes"] = classes + rng.randint(0, 3)
+    else:
+        options["task"] = pick
+
+
 def generate_csv(rng, numbers, path):
     options = {}
     with_id = rng.random() < 0.8
@@ -106,7 +117,7 @@ def generate_csv(rng, numbers, path):
     features = [f"f{i}" for i in range(rng.randint(1, 3))]
     scales = {name: rng.choice([1, 10, 1000, 0.01]) for name in features}
     constant = {name: numbers.real(scales[name]) for name in features if rng.random() < 0.1}
-    extra_targets = []
+    extra_targets, chosen = [], []
     if mode == "target":
         extra_targets = ["t0"]
     elif mode == "vector":
@@ -116,7 +127,9 @@ def generate_csv(rng, numbers, path):
         extra_targets = [t for t in pool if t.startswith("t")]
         options["horizon"] = rng.randint(1, 3)
         chosen = rng.sample(pool, rng.randint(1, len(pool)))
-    target_classes = rng.choice([None, 2, 5]) if mode in ("label", "target") else None
+        if rng.random() < 0.1:  # a class column H timesteps ahead: classification, no horizon attribute
+            extra_targets, chosen = ["t0"], ["t0"]
+    target_classes = rng.choice([None, 2, 5]) if mode in ("label", "target") or chosen == ["t0"] and mode == "horizon" and rng.random() < 0.5 else None
     columns = features + extra_targets + (["label"] if mode == "label" else [])
     if with_id:
         columns.insert(rng.randint(0, len(columns)), "id")
@@ -159,6 +172,7 @@ def generate_csv(rng, numbers, path):
     if rng.random() < 0.3:
         options["normalize"] = True
     shaping(rng, options, max(lengths), maxlen_allowed=with_id)
+    overrides(rng, options, target_classes)
     invalid = rng.random() < 0.05
     if invalid:
         trick = rng.choice(["bad number", "label changes", "maxlen without id", "label without id"])
@@ -178,8 +192,12 @@ def generate_csv(rng, numbers, path):
             options.pop("id", None)
             options.pop("target", None)
             options["label"] = columns[-1] if columns[-1] != "id" else columns[0]
-    with open(path, "w") as handle:
-        handle.write("\n".join(lines) + ("\n" if rng.random() < 0.9 else ""))
+    if with_id and rng.random() < 0.1:  # quoted ids, with the separator inside
+        at = columns.index("id")
+        lines = [lines[0]] + [",".join(f'"{v},x"' if i == at else v for i, v in enumerate(line.split(","))) for line in lines[1:]]
+    end = "\r\n" if rng.random() < 0.1 else "\n"
+    with open(path, "w", newline="") as handle:
+        handle.write(end.join(lines) + (end if rng.random() < 0.9 else ""))
     return options
 
 
@@ -236,6 +254,7 @@ def generate_jsonl(rng, numbers, path):
     if rng.random() < 0.3:
         options["normalize"] = True
     shaping(rng, options, max(lengths))
+    overrides(rng, options, classes if targets.endswith("int") else None)
     if rng.random() < 0.04:
         trick = rng.choice(["negative token", "string y", "widths differ"])
         if trick == "negative token" and inputs == "tokens" and lengths[0] > 0:
@@ -246,6 +265,8 @@ def generate_jsonl(rng, numbers, path):
             lines[-1] = lines[-1].replace('"y": ', '"y": "cat", "z": ', 1)
         elif trick == "widths differ" and width > 1:
             lines[-1] = lines[-1].replace('"x": [[', '"x": [[0.25, ', 1)
+    if rng.random() < 0.05:
+        lines.insert(rng.randint(1, len(lines)), rng.choice(["", "  ", "\t"]))
     with open(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     return options

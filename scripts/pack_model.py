@@ -397,13 +397,17 @@ def assemble(s, path, options):
             and not getattr(s, "vector_targets", False)
         inferred_classes = max(n.value() for n in numbers) + 1 if integers and numbers else 0
         inferred = "regression" if not integers else ("binary" if inferred_classes <= 2 else "multiclass")
-        task = options.get("task") or inferred
+        given_classes = options.get("num_classes")
+        implied = None if given_classes is None else ("binary" if given_classes == 2 else "multiclass")
+        task = options.get("task") or implied or inferred
+        if given_classes is not None and (given_classes < 2 or (task == "binary" and given_classes != 2)):
+            raise Refused("--num-classes disagrees")
         if task == "regression":
             num_classes = 0
         else:
             if not integers:
                 raise Refused("classification of non-integer targets")
-            num_classes = 2 if task == "binary" else max(inferred_classes, 2)
+            num_classes = 2 if task == "binary" else (given_classes or max(inferred_classes, 2))
             if max(n.value() for n in numbers) >= num_classes:
                 raise Refused("a class id outside the classes")
 
