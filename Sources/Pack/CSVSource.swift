@@ -52,7 +52,7 @@ struct CSVSource: SequenceSource {
             // Forecasting a column's future value from its past: its present value is an input.
             let excluded = Set([idColumn, labelColumn].compactMap { $0 } + (options.horizon > 0 ? [] : targetColumns))
             featureColumns = columns.indices.filter { index in
-                !excluded.contains(index) && firstRow.map { index < $0.count && $0[index].withUnsafeBufferPointer(parseNumber) != nil } ?? false
+                !excluded.contains(index) && firstRow.map { index < $0.count && $0[index].withUnsafeBufferPointer(Self.looksNumeric) } ?? false
             }
             let names = featureColumns.map { columns[$0] }.joined(separator: ", ")
             featureNote = "features: \(names) (every other numeric column; choose with --features)"
@@ -61,6 +61,16 @@ struct CSVSource: SequenceSource {
         if let like, like.inputKind == .features, like.features != featureColumns.count {
             throw PackError("\(path): \(featureColumns.count) features, but \(options.like!) has \(like.features)")
         }
+    }
+
+    /// Whether a first-line field makes its column numeric: any number, finite or not (`nan`,
+    /// `inf`, `1e39`), so that such a value is reported with its line rather than its column
+    /// silently left out of the features.
+    static func looksNumeric(_ field: UnsafeBufferPointer<UInt8>) -> Bool {
+        if parseNumber(field) != nil { return true }
+        let text = String(decoding: field, as: UTF8.self)
+        let trimmed = text.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()
+        return !trimmed.isEmpty && Double(String(trimmed)) != nil
     }
 
     func survey() throws -> Survey {
@@ -109,7 +119,8 @@ struct CSVSource: SequenceSource {
             }
             for (index, column) in targetColumns.enumerated() {
                 let target = try number(fields, column, line)
-                survey.targets.add(target)
+                // A sequence's first `horizon` values are no timestep's target: they decide no class.
+                if steps >= horizon { survey.targets.add(target) }
                 targetValues[index] = target.value
             }
             if let statistics {

@@ -76,9 +76,29 @@ func parseNumber(_ field: UnsafeBufferPointer<UInt8>) -> Number? {
         let magnitude = decimalExponent < 0
             ? Double(mantissa) / exactPowersOfTen[-decimalExponent]
             : Double(mantissa) * exactPowersOfTen[decimalExponent]
-        return withinFloat32(Number(value: negative ? -magnitude : magnitude, isInteger: isInteger))
+        let value = roundingOnceToFloat32(negative ? -magnitude : magnitude, UnsafeBufferPointer(rebasing: field[start..<end]))
+        return withinFloat32(Number(value: value, isInteger: isInteger))
     }
-    return withinFloat32(Number(value: slowParse(UnsafeBufferPointer(rebasing: field[start..<end])), isInteger: isInteger))
+    let text = UnsafeBufferPointer(rebasing: field[start..<end])
+    return withinFloat32(Number(value: roundingOnceToFloat32(slowParse(text), text), isInteger: isInteger))
+}
+
+/// `value` (the Double nearest to decimal `text`), moved by one Double ulp when it lies exactly
+/// halfway between two Floats but the decimal does not: there `Float(value)` would round a
+/// second time, to even, and could miss the Float nearest to the decimal (`strtof`'s). Every
+/// value packed is stored as `Float(value)`, so this keeps that one correct rounding; the
+/// Double moves by 1e-16 of itself, far below what its statistics can tell.
+@inline(__always)
+private func roundingOnceToFloat32(_ value: Double, _ text: UnsafeBufferPointer<UInt8>) -> Double {
+    let single = Float(value)
+    guard Double(single) != value, single.isFinite else { return value }
+    let other = value > Double(single) ? single.nextUp : single.nextDown
+    guard other.isFinite, (Double(single) + Double(other)) / 2 == value else { return value }
+    var copy = [CChar](repeating: 0, count: text.count + 1)
+    for (index, byte) in text.enumerated() { copy[index] = CChar(bitPattern: byte) }
+    let nearest = strtof(copy, nil)
+    if nearest == single { return value }
+    return nearest > single ? value.nextUp : value.nextDown
 }
 
 @inline(__always)

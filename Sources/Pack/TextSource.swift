@@ -27,6 +27,10 @@ struct TextSource: SequenceSource {
             count += 1
         }
         guard count >= 2 else { throw PackError("\(reader.path): needs 2 or more characters (inputs and their next character)") }
+        // One character would make one class, which no dataset may have (num_classes >= 2).
+        if like == nil, seen.count == 1, let only = seen.first {
+            throw PackError("\(reader.path): every character is \(Self.describe(only)); predicting the next one needs 2 or more distinct characters")
+        }
         var survey = Survey()
         survey.inputKind = .tokens
         survey.vocab = seen.sorted().map { Int32(bitPattern: $0) }

@@ -73,6 +73,20 @@ final class PackBadInputTests: XCTestCase {
         try bench.assertFails("t2.jsonl", lines, containing: ["t2.jsonl: line 2, field y: its length differs from x's"])
     }
 
+    func testCSVColumnStartingWithNaNOrInfinityIsAFeatureAndReported() throws {
+        // Such a column was once not "numeric", so it silently left the default features.
+        let bench = try PackBench()
+        try bench.assertFails("n.csv", "a,b,y\n0.5,nan,1.5\n1.5,2.5,0.5\n", { $0.target = ["y"] },
+                              containing: ["n.csv: line 2, column 'b': 'nan' is not a finite number"])
+        try bench.assertFails("i.csv", "id,a,b,y\n1,-inf,0.5,1.5\n", { $0.id = "id"; $0.target = ["y"] },
+                              containing: ["i.csv: line 2, column 'a': '-inf' is not a finite number"])
+    }
+
+    func testTextOfOneDistinctCharacter() throws {
+        // Once refused by the dataset writer, naming the output file and num_classes 1.
+        try PackBench().assertFails("a.txt", "aaaa", containing: ["a.txt: every character is 'a' (U+0061); predicting the next one needs 2 or more distinct characters"])
+    }
+
     func testTextThatIsNotUTF8() throws {
         let bench = try PackBench()
         let path = bench.folder.file("bad.txt")

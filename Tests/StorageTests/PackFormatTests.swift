@@ -54,6 +54,15 @@ final class PackFormatTests: XCTestCase {
         XCTAssertTrue(report.contains { $0.contains("'x' 1 timestep ahead") }, "\(report)")
     }
 
+    func testCSVHorizonClassesAreInferredFromTheShiftedTargetsOnly() throws {
+        // Class 4 is only the first value of its sequence, which --horizon 1 makes no target:
+        // it once made the task multiclass with 5 classes.
+        let csv = "id,a,k\n1,0.5,4\n1,1.5,1\n1,2.5,0\n2,3.5,1\n2,4.5,1\n"
+        let (reader, _) = try PackBench().pack("k.csv", csv) { $0.id = "id"; $0.target = ["k"]; $0.features = ["a"]; $0.horizon = 1 }
+        XCTAssertEqual([reader.header.task.rawValue, "\(reader.header.numClasses)"], ["binary", "2"])
+        XCTAssertEqual(try reader.readRows(0..<2).classTargets, [1, 0, 0, 1])
+    }
+
     func testCSVTargetsRecordTheirHorizonAndTheFeatureEachContinuesAndLikeCopiesOrRefusesThem() throws {
         let csv = "id,a,b,k\n1,1.5,5.5,0\n1,2.5,6.5,1\n1,3.5,7.5,2\n2,4.5,8.5,0\n2,5.5,9.5,1\n2,6.5,1.5,2\n"
         let bench = try PackBench()
@@ -180,6 +189,16 @@ final class PackFormatTests: XCTestCase {
         XCTAssertEqual(try packed(.pre, .pre), [30, 40, 0, 50.5, 70, 80])
         XCTAssertEqual(try packed(.post, .post), [10.5, 20, 50.5, 0, 60.5, 70])
     }
+    func testDecimalsRoundOnceToTheNearestFloat() throws {
+        // 1 + 2^-24 is halfway between the Floats 1 and 1 + 2^-23, and the Double nearest to
+        // each decimal below: rounding that Double again (to even) gave 1 for both.
+        let lines = #"{"x": [1.0000000596046447753906250001, 1.0000000596046447753906249999, -1.0000000596046447753906250001], "y": 0.5}"#
+        let (reader, _) = try PackBench().pack("r.jsonl", lines + "\n")
+        XCTAssertEqual(try reader.readRows(0..<1).features, [1 + 0x1p-23, 1, -1 - 0x1p-23])
+        let csv = "a,y\n1.0000000596046447753906250001,0.5\n"
+        XCTAssertEqual(try PackBench().pack("r.csv", csv) { $0.target = ["y"] }.0.readRows(0..<1).features, [1 + 0x1p-23])
+    }
+
     func testLikeReusesTheTrainingVocabularyAndTask() throws {
         let bench = try PackBench()
         try bench.pack("train.txt", "abcd")
