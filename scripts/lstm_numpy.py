@@ -70,34 +70,45 @@ def valid_steps(padding, length, valid_length):
     return range(length - valid_length, length) if padding == "pre" else range(valid_length)
 
 
-def forecast(weights, config, slots, data_path, steps):
+def forecast(weights, config, slots, data_path, steps, checkpoint=None):
     """`/forecast` [N, steps, K]: each slot reads its rows in the training layout; at the end of
     every row its state is forked, the row's last targets go into their feature columns
-    (/target_features), and `steps` predictions are rolled out, each fed back the same way."""
+    (/target_features), and `steps` predictions are rolled out, each fed back the same way.
+    A dataset without targets (task "none") needs `checkpoint`, whose /target_features and
+    normalisation apply: the state after the row's last input is the origin, its output step 1."""
     with h5py.File(data_path, "r") as f:
-        inputs, targets = f["inputs"][...].astype(np.float64), f["targets"][...].astype(np.float64)
-        lengths, padding = f["lengths"][...].astype(int), f.attrs["padding"]
+        labelled = "targets" in f
+        inputs, lengths, padding = f["inputs"][...].astype(np.float64), f["lengths"][...].astype(int), f.attrs["padding"]
+        targets = f["targets"][...].astype(np.float64) if labelled else None
+    # Normalised data (pack --normalize): rolled in z units, written in original units.
+    with h5py.File(data_path if labelled else checkpoint, "r") as f:
         target_features = f["target_features"][...].astype(int)
-        # Normalised data (pack --normalize): rolled in z units, written in original units.
         scale, offset = target_units(f)
-    targets = targets[..., None] if targets.ndim == 2 else targets
+    width = weights["dense/bias"].shape[0]
+    targets = targets[..., None] if labelled and targets.ndim == 2 else targets
     rows, length = lengths.shape[0], inputs.shape[1]
     layers, hidden = config["shape"]["layers"], config["shape"]["hidden"]
-    out = np.zeros((rows, steps, targets.shape[-1]), np.float32)
+    out = np.zeros((rows, steps, width), np.float32)
     for rows_of_slot in row_order("train", rows, slots):
         h, c = np.zeros((layers, hidden)), np.zeros((layers, hidden))
         for row in rows_of_slot:
             if config["shape"]["reset"] == "row":
                 h[:], c[:] = 0, 0
             valid = valid_steps(padding, length, lengths[row])
+            top = None
             for t in valid:
-                step(weights, inputs[row, t], h, c)
+                top = step(weights, inputs[row, t], h, c)
             if len(valid) == 0:
                 continue
             x = inputs[row, valid[-1]].copy()
-            x[target_features] = targets[row, valid[-1]]
             fork_h, fork_c = h.copy(), c.copy()
-            for s in range(steps):
+            if labelled:
+                x[target_features] = targets[row, valid[-1]]
+            else:
+                y = head(weights, top, "regression")
+                out[row, 0] = y * scale + offset
+                x[target_features] = y
+            for s in range(0 if labelled else 1, steps):
                 y = head(weights, step(weights, x, fork_h, fork_c), "regression")
                 out[row, s] = y * scale + offset
                 x[target_features] = y
@@ -111,13 +122,17 @@ def row_order(layout, rows, slots):
     return [list(range(g * rows // slots, (g + 1) * rows // slots)) for g in range(slots)]
 
 
-def predict(weights, config, slots, task, data_path, layout="train"):
-    """Predictions as `lstm-dist predict` writes them: [N, K] per row, [N, L, K] per timestep."""
+def predict(weights, config, slots, task, data_path, layout="train", checkpoint=None):
+    """Predictions as `lstm-dist predict` writes them: [N, K] per row, [N, L, K] per timestep.
+    A dataset without targets (task "none") needs `checkpoint`: its target kind and target
+    statistics are the model's."""
     with h5py.File(data_path, "r") as f:
         inputs, lengths = f["inputs"][...], f["lengths"][...].astype(int)
-        padding, per_step = f.attrs["padding"], f.attrs["target_kind"] == "step"
-        # predict refuses a dataset whose normalisation differs from the checkpoint's, so the
-        # dataset's statistics are the model's.
+        padding, labelled = f.attrs["padding"], "targets" in f
+    # predict refuses a dataset whose normalisation differs from the checkpoint's, so a labelled
+    # dataset's statistics are the model's.
+    with h5py.File(data_path if labelled else checkpoint, "r") as f:
+        per_step = f.attrs["target_kind"] == "step"
         scale, offset = target_units(f)
     rows, length = lengths.shape[0], inputs.shape[1]
     layers, hidden = config["shape"]["layers"], config["shape"]["hidden"]
@@ -160,10 +175,10 @@ def main():
 
     weights, config, slots, task = load_checkpoint(args.checkpoint)
     if args.forecast:
-        name, predictions = "forecast", forecast(weights, config, slots, args.dataset, args.forecast)
+        name, predictions = "forecast", forecast(weights, config, slots, args.dataset, args.forecast, args.checkpoint)
         print(f"forecast {predictions.shape}")
     else:
-        name, predictions = "predictions", predict(weights, config, slots, task, args.dataset, args.layout)
+        name, predictions = "predictions", predict(weights, config, slots, task, args.dataset, args.layout, args.checkpoint)
         print(f"predictions {predictions.shape} in the {args.layout} layout")
     if args.out:
         np.save(args.out, predictions)

@@ -28,7 +28,11 @@ public enum EvaluationLayout: String, CaseIterable, Sendable {
 /// optimizer state and no slot state, since every pass starts from zero state. It keeps the
 /// checkpoint's global slot count S, so the training layout deals rows to slots as training did.
 public final class CheckpointModel {
+    /// The dataset's header.
     public let header: DatasetHeader
+    /// What the model was trained on, from the checkpoint: its targets' task, kind, width, origin
+    /// and normalisation decide the outputs' shape and units, also for a dataset without targets.
+    public let signature: DataSignature
     public let metricKind: MetricKind
     public let globalSlots: Int
     public let comm: Communicator
@@ -39,12 +43,16 @@ public final class CheckpointModel {
     private struct Decision: Codable {
         var plan: TrainingPlan
         var globalSlots: Int
+        var signature: DataSignature
     }
 
     /// Collective. Rank 0 reads the checkpoint and refuses a dataset the model does not fit and
-    /// a rank count that does not divide S; every rank then receives the weights.
-    public init(checkpoint path: String, dataset: String, comm: Communicator) throws {
+    /// a rank count that does not divide S; every rank then receives the weights. A dataset
+    /// without targets (task "none") is refused for `use` when it `needsTargets` (evaluate),
+    /// before the checkpoint is read, and otherwise must match the model's inputs only.
+    public init(checkpoint path: String, dataset: String, comm: Communicator, use: String = "evaluate", needsTargets: Bool = true) throws {
         let reader = try DatasetReader(path: dataset)
+        if needsTargets { try DataSignature.requireTargets(reader.header, path: dataset, for: use) }
         header = reader.header
         // Forward outputs do not depend on the window (state carries from window to window within
         // a row), so rows shorter than the training window are read in one window.
@@ -54,20 +62,21 @@ public final class CheckpointModel {
             var decision: Decision?
             checkpoint = try Checkpoint(path: path) { declared, shapes in
                 let record = try CheckpointRecord(declared, shapes: shapes, path)
-                try record.data.check(reader.header, path: dataset)
+                try record.data.check(reader.header, path: dataset, for: use, acceptingNoTargets: !needsTargets)
                 let slotsHere = try TrainingPlan.slotsPerRank(sharing: record.globalSlots, ranks: comm.size)
                 _ = try record.network(shapes: shapes, path: path, slots: slotsHere, window: window(record.plan), header: reader.header)
-                decision = Decision(plan: record.plan, globalSlots: record.globalSlots)
+                decision = Decision(plan: record.plan, globalSlots: record.globalSlots, signature: record.data)
             }
             return decision!
         }
         self.comm = comm
         globalSlots = decision.globalSlots
         trainingReset = decision.plan.recipe.reset
+        signature = decision.signature
         metricKind = MetricKind(header)
 
         let slotsPerRank = globalSlots / comm.size
-        let modelConfig = decision.plan.modelConfig(for: DataSignature(header))
+        let modelConfig = decision.plan.modelConfig(for: decision.signature)
         let model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: window(decision.plan))
         try Checkpoint.broadcast("model", of: checkpoint, into: model.parameters, layout: model.parameterLayout, comm: comm)
         evaluation = Evaluation(model: model, batch: WindowBatch(config: modelConfig, slots: slotsPerRank, window: window(decision.plan)),

@@ -22,14 +22,14 @@ struct CSVSource: SequenceSource {
         reader = try ByteReader(path: path)
         self.options = options
         if options.label != nil && options.target != nil { throw PackError("give --label or --target, not both") }
-        if options.label == nil && options.target == nil {
-            throw PackError("\(path): give --label COL (one per sequence, with --id) or --target COL,... (one per timestep)")
-        }
         if options.id == nil && options.label != nil { throw PackError("--label needs --id: without it the file is one long series") }
         if options.horizon > 0 && options.target == nil { throw PackError("--horizon needs --target") }
         if options.id == nil && options.maxlen != nil { throw PackError("--maxlen needs --id: rows of one long series have --length timesteps") }
         if options.id != nil && options.length != nil { throw PackError("--length applies without --id; with --id, use --maxlen") }
         if options.inputs == .tokens { throw PackError("CSV inputs are features; --inputs tokens applies to JSON Lines") }
+        if options.label == nil && options.target == nil, let kind = options.targetKind {
+            throw PackError("--target-kind \(kind) needs targets: give --label COL (one per sequence, with --id) or --target COL,... (one per timestep)")
+        }
         if let kind = options.targetKind, kind != (options.label != nil ? .row : .step) {
             throw PackError("--target-kind \(kind) contradicts \(options.label != nil ? "--label" : "--target") for CSV")
         }
@@ -78,6 +78,7 @@ struct CSVSource: SequenceSource {
         survey.inputKind = .features
         survey.features = featureColumns.count
         survey.targetKind = labelColumn != nil ? .row : .step
+        survey.hasTargets = labelColumn != nil || !targetColumns.isEmpty
         survey.targetWidth = labelColumn != nil ? 1 : targetColumns.count
         survey.stream = idColumn != nil ? .independent : .contiguous
         let horizon = options.horizon
@@ -149,6 +150,7 @@ struct CSVSource: SequenceSource {
             featureNote,
             labelColumn != nil
                 ? "targets: per row, column '\(columns[labelColumn!])'"
+                : !survey.hasTargets ? "targets: none (no --label or --target)"
                 : "targets: per timestep, \(targetColumns.map { "'\(columns[$0])'" }.joined(separator: ", "))"
                     + (horizon > 0 ? " \(horizon) timestep\(horizon == 1 ? "" : "s") ahead" : ""),
         ]

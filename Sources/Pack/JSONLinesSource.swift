@@ -20,6 +20,8 @@ struct JSONLinesSource: SequenceSource {
         var width: (features: Int, line: Int)?
         var first: Record?
         var lineOneTargetPerStep: Int?, lineOtherwise: Int?
+        // Every line has y, or none does (a file without targets).
+        var lineWithTargets: Int?, lineWithout: Int?
         let statistics = options.statisticsSurvey()
         survey.statistics = statistics
         try forEachRecord { record, line in
@@ -31,24 +33,37 @@ struct JSONLinesSource: SequenceSource {
             }
             width = width ?? (steps[0].count, line.line)
             first = first ?? record
-            if record.targetPerStep { lineOneTargetPerStep = lineOneTargetPerStep ?? line.line } else { lineOtherwise = lineOtherwise ?? line.line }
-            record.y.forEachNumber { survey.targets.add($0) }
+            if record.y == nil { lineWithout = lineWithout ?? line.line } else { lineWithTargets = lineWithTargets ?? line.line }
+            if let with = lineWithTargets, let without = lineWithout {
+                throw PackError("\(reader.path): line \(max(with, without)): \(with > without ? "a \"y\" field, but line \(without) has none" : "no \"y\" field, but line \(with) has one"); give y on every line, or on none to pack a file without targets")
+            }
+            if record.y != nil {
+                if record.targetPerStep { lineOneTargetPerStep = lineOneTargetPerStep ?? line.line } else { lineOtherwise = lineOtherwise ?? line.line }
+            }
+            record.y?.forEachNumber { survey.targets.add($0) }
             survey.rawLengths.append(steps.count)
             if let statistics { record.addStatistics(to: statistics, line) }
         }
         guard let first, let width else { throw PackError("\(reader.path): no sequences") }
-        if options.targetKind == nil, like == nil, let stepLine = lineOneTargetPerStep, let otherLine = lineOtherwise, first.y.isList {
+        survey.hasTargets = first.y != nil
+        if !survey.hasTargets, options.targetKind != nil {
+            throw PackError("--target-kind: \(reader.path) has no \"y\" field, so no targets")
+        }
+        if options.targetKind == nil, like == nil, let stepLine = lineOneTargetPerStep, let otherLine = lineOtherwise, first.y?.isList == true {
             throw PackError("\(reader.path): line \(otherLine), field y: its length differs from x's, but y is as long as x in line \(stepLine); pass --target-kind row if y is a vector per sequence")
         }
         survey.inputKind = like?.inputKind ?? options.inputs ?? (tokensPossible ? .tokens : .features)
         survey.features = survey.inputKind == .tokens ? 0 : width.features
         survey.vocabSize = Int(min(largestToken, Double(Int32.max - 1))) + 1
-        survey.targetKind = like?.targetKind ?? options.targetKind ?? (lineOtherwise == nil ? .step : .row)
-        survey.targetWidth = survey.targetKind == .row ? first.y.rowWidth : first.y.stepWidth
+        if let y = first.y {
+            survey.targetKind = (like?.task.hasTargets == true ? like?.targetKind : nil) ?? options.targetKind ?? (lineOtherwise == nil ? .step : .row)
+            survey.targetWidth = survey.targetKind == .row ? y.rowWidth : y.stepWidth
+        }
         let inputsWhy = options.inputs != nil ? "--inputs" : like != nil ? "from \(options.like!)" : tokensPossible ? "x holds non-negative integers" : "x holds numbers"
         survey.notes = [
             "sequences: \(survey.rawLengths.count), lengths \(survey.rawLengths.min()!)..\(survey.rawLengths.max()!)",
             "inputs: " + (survey.inputKind == .tokens ? "tokens, vocabulary size \(like?.vocabSize ?? survey.vocabSize)" : Packer.describeInputs(.features, survey.features)) + " (\(inputsWhy))",
+            !survey.hasTargets ? "targets: none (no \"y\" field)" :
             "targets: per \(survey.targetKind == .row ? "row" : "timestep")" + (options.targetKind != nil ? " (--target-kind)" : survey.targetKind == .step ? " (y is as long as x on every line)" : " (y is not as long as x)"),
         ]
         return survey
@@ -90,8 +105,10 @@ struct JSONLinesSource: SequenceSource {
         }
         try forEachRecord { record, line in
             try rows.beginRow()
-            let stepTargets = header.targetKind == .step ? try record.y.perStep(count: record.steps.count, line) : nil
-            if header.targetKind == .row { try setTarget(try record.y.perRow(line), "y", line, into: .row) }
+            // Without targets (task "none") every line lacks y, as the first pass checked.
+            let y = header.task.hasTargets ? record.y : nil
+            let stepTargets = header.targetKind == .step ? try y?.perStep(count: record.steps.count, line) : nil
+            if header.targetKind == .row, let y { try setTarget(try y.perRow(line), "y", line, into: .row) }
             for (step, inputs) in record.steps.enumerated() {
                 let position = rows.nextStep()
                 if header.inputKind == .tokens {
@@ -123,7 +140,8 @@ private struct Record {
     /// Each timestep's values: one for a flat list `x`.
     var steps: [[Number]]
     var flatInputs: Bool
-    var y: Targets
+    /// nil when the line has no "y" (a file without targets).
+    var y: Targets?
 
     init(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Location) throws {
         let value: JSONValue
@@ -134,7 +152,6 @@ private struct Record {
         }
         guard case .object(let members) = value else { throw line.error("expected a JSON object {\"x\": ..., \"y\": ...}") }
         guard let x = members["x"] else { throw line.error("no \"x\" field") }
-        guard let y = members["y"] else { throw line.error("no \"y\" field") }
         guard case .array(let elements) = x, !elements.isEmpty else { throw line.at("field x").error("expected a non-empty list, found \(x.summary)") }
         let flat = if case .number = elements[0] { true } else { false }
         let steps = try elements.enumerated().map { step, element in
@@ -149,7 +166,7 @@ private struct Record {
             throw line.at("field x[\(step)]").error("\(steps[step].count) values, expected \(steps[0].count) as x[0]")
         }
         (self.steps, flatInputs) = (steps, flat)
-        self.y = try Targets(y, line)
+        self.y = try members["y"].map { try Targets($0, line) }
     }
 
     static func number(_ value: JSONValue, _ field: String, _ line: Location) throws -> Number {
@@ -161,19 +178,19 @@ private struct Record {
     }
 
     /// Whether y has one element per timestep of x.
-    var targetPerStep: Bool { y.count == steps.count && y.isList }
+    var targetPerStep: Bool { y.map { $0.count == steps.count && $0.isList } ?? false }
 
     /// Adds the line's timesteps (with their targets when y may be per timestep) and its y as
     /// one per-row target (when it may be one) to `statistics`. Which of the two the dataset
     /// has is decided after the first pass.
     func addStatistics(to statistics: StatisticsSurvey, _ line: Location) {
-        let stepTargets = targetPerStep ? try? y.perStep(count: steps.count, line) : nil
+        let stepTargets = targetPerStep ? try? y?.perStep(count: steps.count, line) : nil
         statistics.beginSequence()
         for (step, inputs) in steps.enumerated() {
             statistics.addStep(features: inputs.lazy.map(\.value), targets: (stepTargets?[step] ?? []).lazy.map(\.value))
         }
         statistics.endSequence()
-        if let rowTargets = try? y.perRow(line) { statistics.addRowTargets(rowTargets.lazy.map(\.value)) }
+        if let rowTargets = try? y?.perRow(line) { statistics.addRowTargets(rowTargets.lazy.map(\.value)) }
     }
 }
 

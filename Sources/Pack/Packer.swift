@@ -27,8 +27,8 @@ public enum Packer {
         // Up to about 16 rows are in flight at once (blocks assembled, queued and written).
         let rowBytes = Double(header.length) * (Double(max(header.features, 1)) + Double(header.targetWidth)) * 4
         try MemoryBudget.check(16 * rowBytes, "rows of \(header.length) timesteps (--maxlen)")
-        let taskSource = options.like.map { "from \($0)" }
-            ?? (survey.fixedClasses != nil ? "one class per character" : "override with --task, --num-classes")
+        let taskSource = !header.task.hasTargets ? "no /targets: for predict and forecast, not train or evaluate"
+            : options.like.map { "from \($0)" } ?? (survey.fixedClasses != nil ? "one class per character" : "override with --task, --num-classes")
         try AtomicOutput.write(to: options.output, force: options.force) { temporary in
             let writer = try DatasetWriter(path: temporary, header: header, compression: options.compression)
             let background = try BackgroundWriter(writer)
@@ -56,14 +56,17 @@ public enum Packer {
             guard survey.inputKind == like.inputKind, survey.features == like.features else {
                 throw PackError("\(input): inputs are \(describeInputs(survey.inputKind, survey.features)), but \(options.like!) has \(describeInputs(like.inputKind, like.features))")
             }
-            guard survey.targetKind == like.targetKind else {
+            guard !survey.hasTargets || !like.task.hasTargets || survey.targetKind == like.targetKind else {
                 throw PackError("\(input): targets are per \(survey.targetKind), but \(options.like!) has them per \(like.targetKind)")
             }
         }
-        let (task, numClasses) = try decideTask(input: input, survey: survey, options: options, like: like)
+        let (task, numClasses) = survey.hasTargets ? try decideTask(input: input, survey: survey, options: options, like: like) : (.unlabelled, 0)
+        if !survey.hasTargets, let flag = [options.task != nil ? "--task" : nil, options.numClasses != nil ? "--num-classes" : nil].compactMap({ $0 }).first {
+            throw PackError("\(flag): \(input) has no targets (no y, --label or --target)")
+        }
         var targetOrigin = task == .regression && survey.targetKind == .step && !survey.targetFeatures.isEmpty
             ? TargetOrigin(horizon: options.horizon, features: survey.targetFeatures.map(Int32.init)) : nil
-        if let like, let theirs = like.targetOrigin {
+        if let like, let theirs = like.targetOrigin, survey.hasTargets {
             if let targetOrigin, targetOrigin != theirs {
                 throw PackError("\(input): the targets are \(describe(targetOrigin)), but in \(options.like!) they are \(describe(theirs)); pack with the same --target, --features and --horizon")
             }
@@ -74,8 +77,8 @@ public enum Packer {
             inputKind: survey.inputKind, features: survey.features,
             vocabSize: survey.inputKind == .tokens ? (like?.vocabSize ?? survey.vocabSize) : 0,
             vocab: like?.vocab ?? survey.vocab,
-            targetKind: survey.targetKind, task: task, numClasses: numClasses,
-            targetWidth: task == .multiclass ? numClasses : (task == .binary ? 1 : survey.targetWidth),
+            targetKind: task.hasTargets ? survey.targetKind : .row, task: task, numClasses: numClasses,
+            targetWidth: task == .multiclass ? numClasses : task == .binary ? 1 : task == .regression ? survey.targetWidth : 0,
             padding: options.padding ?? like?.padding ?? .pre, stream: survey.stream,
             source: input.split(separator: "/").last.map(String.init) ?? input,
             targetOrigin: targetOrigin)
@@ -96,11 +99,14 @@ public enum Packer {
             if options.normalize && like.normalization == nil {
                 throw PackError("--normalize: \(options.like!) was not packed with --normalize, so its splits are not normalised either")
             }
-            return like.normalization
+            // A split without targets keeps the inputs' statistics only (none for tokens).
+            guard !header.task.hasTargets, let statistics = like.normalization else { return like.normalization }
+            return statistics.inputsMean.isEmpty ? nil
+                : Normalization(inputsMean: statistics.inputsMean, inputsStd: statistics.inputsStd, targetsMean: [], targetsStd: [])
         }
         guard options.normalize, let statistics = survey.statistics else { return nil }
         guard header.inputKind == .features || header.task == .regression else {
-            throw PackError("--normalize: \(input) has token inputs and class targets, which are not normalised")
+            throw PackError("--normalize: \(input) has token inputs and \(header.task.hasTargets ? "class targets" : "no targets"), which are not normalised")
         }
         return statistics.normalization(for: header, targetFeatures: survey.targetFeatures)
     }
@@ -111,6 +117,9 @@ public enum Packer {
     private static func decideTask(input: String, survey: Survey, options: PackOptions, like: DatasetHeader?) throws -> (Task, Int) {
         let values = survey.targets
         if let like {
+            guard like.task.hasTargets else {
+                throw PackError("\(input): has targets, but \(options.like!) has none (task none) to take the task from; pack it without --like")
+            }
             if !like.task.isClassification, survey.targetWidth != like.targetWidth {
                 throw PackError("\(input): \(survey.targetWidth) target values, but \(options.like!) has \(like.targetWidth)")
             }
@@ -135,6 +144,7 @@ public enum Packer {
                 throw PackError("\(input): targets are vectors of \(survey.targetWidth) values; classification needs one class id per target")
             }
             return (task, options.numClasses ?? max(inferredClasses, 2))
+        case .unlabelled: throw PackError("--task none: \(input) has targets; pack it without them by leaving out y, --label and --target")
         }
     }
 
@@ -144,6 +154,7 @@ public enum Packer {
         case .binary: what = "binary (labels 0/1)"
         case .multiclass: what = "multiclass, \(header.numClasses) classes"
         case .regression: what = "regression, \(header.targetWidth) value\(header.targetWidth == 1 ? "" : "s") per target"
+        case .unlabelled: what = "none, the input has no targets"
         }
         return "task: \(what) (\(why))"
     }

@@ -10,6 +10,9 @@ struct Survey {
     var vocabSize = 0
     var vocab: [Int32] = []
     var targetKind: TargetKind = .row
+    /// False when the input has no targets (no `y`, `--label` or `--target`): the dataset gets
+    /// task "none" and no `/targets`.
+    var hasTargets = true
     /// Values per target: 1 for a scalar label, K for a vector.
     var targetWidth = 1
     var targets = TargetValues()

@@ -7,14 +7,16 @@ extension DatasetReader {
     public func fingerprint(rowsPerRead: Int = 4096) throws -> String {
         var hash = SHA256()
         let h = header
+        // Without targets there is no target_kind (files with targets hash exactly as before).
+        let targetKind = h.task.hasTargets ? "target_kind=\(h.targetKind.rawValue);" : ""
         hash.update("rows=\(h.rows);length=\(h.length);inputs=\(h.inputKind.rawValue);features=\(h.features);"
-            + "vocab_size=\(h.vocabSize);target_kind=\(h.targetKind.rawValue);task=\(h.task.rawValue);"
+            + "vocab_size=\(h.vocabSize);\(targetKind)task=\(h.task.rawValue);"
             + "num_classes=\(h.numClasses);target_width=\(h.targetWidth);padding=\(h.padding.rawValue);stream=\(h.stream.rawValue);")
         if let origin = h.targetOrigin { hash.update("horizon=\(origin.horizon);target_features=\(origin.features);") }
         hash.update(try readLengths())
         for start in stride(from: 0, to: h.rows, by: rowsPerRead) {
             let block = try readRows(start..<min(start + rowsPerRead, h.rows))
-            if h.task.isClassification { hash.update(block.classTargets) } else { hash.update(block.valueTargets) }
+            if h.task.isClassification { hash.update(block.classTargets) } else if h.task == .regression { hash.update(block.valueTargets) }
         }
         hash.update(h.vocab)
         if let statistics = h.normalization {

@@ -5,7 +5,8 @@ public final class DatasetReader {
     public let header: DatasetHeader
     private let inputs: H5Dataset
     private let lengths: H5Dataset
-    private let targets: H5Dataset
+    /// nil for a dataset without targets (task "none").
+    private let targets: H5Dataset?
 
     /// Opens the file and checks its `format` and `version` attributes and that the shapes of
     /// its arrays agree with them.
@@ -23,7 +24,15 @@ public final class DatasetReader {
         self.path = path
         inputs = try file.dataset(DatasetPaths.inputs)
         lengths = try file.dataset(DatasetPaths.lengths)
-        targets = try file.dataset(DatasetPaths.targets)
+        // A file without targets says so (task "none"); one with /targets must have a task.
+        let unlabelled = try file.attribute("task") == .string(Task.unlabelled.rawValue)
+        if unlabelled, try file.exists(DatasetPaths.targets) {
+            throw StorageError("\(path): dataset \(DatasetPaths.targets) in a file whose task is '\(Task.unlabelled.rawValue)' (no targets); drop one of them")
+        }
+        if !unlabelled, try !file.exists(DatasetPaths.targets) {
+            throw StorageError("\(path): no dataset \(DatasetPaths.targets) (a file without targets sets the attribute task to '\(Task.unlabelled.rawValue)')")
+        }
+        targets = unlabelled ? nil : try file.dataset(DatasetPaths.targets)
         header = try Self.header(file: file, inputs: inputs, lengths: lengths, targets: targets)
         try header.validate(path)
     }
@@ -41,8 +50,8 @@ public final class DatasetReader {
             lengths: try lengths.read(rows: range),
             tokens: tokens ? try inputs.read(rows: range) : [],
             features: tokens ? [] : try inputs.read(rows: range),
-            classTargets: classes ? try targets.read(rows: range) : [],
-            valueTargets: classes ? [] : try targets.read(rows: range))
+            classTargets: classes ? try targets!.read(rows: range) : [],
+            valueTargets: header.task == .regression ? try targets!.read(rows: range) : [])
         try check(block)
         return block
     }
@@ -78,7 +87,7 @@ public final class DatasetReader {
                     throw refusal(DatasetPaths.inputs, row, t, "feature \(bad % F) is \(values[bad]), not a finite number")
                 }
             }
-            guard !valid.isEmpty else { continue }
+            guard !valid.isEmpty, header.task.hasTargets else { continue }
             let steps = perStep ? valid : valid.upperBound - 1 ..< valid.upperBound
             for t in steps {
                 let at = perStep ? r * L + t : r
@@ -105,9 +114,9 @@ public final class DatasetReader {
         StorageError("\(path): dataset \(dataset), row \(row)\(timestep.map { ", timestep \($0)" } ?? ""): \(problem)")
     }
 
-    private static func header(file: H5File, inputs: H5Dataset, lengths: H5Dataset, targets: H5Dataset) throws -> DatasetHeader {
+    private static func header(file: H5File, inputs: H5Dataset, lengths: H5Dataset, targets: H5Dataset?) throws -> DatasetHeader {
         let path = file.file
-        for dataset in [inputs, lengths, targets] {
+        for dataset in [inputs, lengths] + (targets.map { [$0] } ?? []) {
             let kind = try dataset.elementKind
             guard kind == .integer || kind == .float else {
                 throw StorageError("\(path): dataset \(dataset.path) holds \(kind == .string ? "strings" : "values that are not numbers (booleans, enums or compounds)"); expected integers or floats")
@@ -121,18 +130,21 @@ public final class DatasetReader {
         }
         let (rows, length) = (inputShape[0], inputShape[1])
         // A row of each array is the least a reader holds at once (besides the model).
-        let rowBytes = Double(inputShape.dropFirst().reduce(1, *)) * 4 + Double(try targets.shape.dropFirst().reduce(1, *)) * 4
+        let rowBytes = Double(inputShape.dropFirst().reduce(1, *)) * 4 + Double(try targets?.shape.dropFirst().reduce(1, *) ?? 0) * 4
         try MemoryBudget.check(rowBytes, "\(path): one row of /inputs and /targets")
         guard try lengths.shape == [rows] else {
             throw StorageError("\(path): /lengths has shape \(try lengths.shape), expected [\(rows)]")
         }
         let task: Task = try file.enumAttribute("task")
-        let targetKind: TargetKind = try file.enumAttribute("target_kind")
-        let numClasses = task == .regression ? 0 : Int(try file.intAttribute("num_classes", default: task == .binary ? 2 : nil))
+        // Without targets, target_kind is absent (or ignored: it describes nothing).
+        let targetKind: TargetKind = task.hasTargets ? try file.enumAttribute("target_kind") : .row
+        let numClasses = !task.isClassification ? 0 : Int(try file.intAttribute("num_classes", default: task == .binary ? 2 : nil))
         let stepShape = targetKind == .row ? [rows] : [rows, length]
-        let targetShape = try targets.shape
+        let targetShape = try targets?.shape ?? []
         let targetWidth: Int
-        if task.isClassification, targetShape == stepShape {
+        if targets == nil {
+            targetWidth = 0
+        } else if task.isClassification, targetShape == stepShape {
             targetWidth = task == .binary ? 1 : numClasses
         } else if task == .regression, targetShape == stepShape || Array(targetShape.dropLast()) == stepShape {
             targetWidth = targetShape == stepShape ? 1 : targetShape.last!

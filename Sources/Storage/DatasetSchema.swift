@@ -1,21 +1,24 @@
 /// The dataset file of docs/datasets.md: `/inputs`, `/lengths`, `/targets`, `/vocab` and the
 /// root attributes that say how to read them.
 
-public enum InputKind: String, Sendable, CaseIterable { case tokens, features }
-public enum TargetKind: String, Sendable, CaseIterable { case row, step }
-public enum Task: String, Sendable, CaseIterable { case binary, multiclass, regression }
+public enum InputKind: String, Sendable, CaseIterable, Codable { case tokens, features }
+public enum TargetKind: String, Sendable, CaseIterable, Codable { case row, step }
+/// `unlabelled` ("none" in the file): a dataset without `/targets`, for predict and forecast only.
+public enum Task: String, Sendable, CaseIterable, Codable { case binary, multiclass, regression, unlabelled = "none" }
 public enum Padding: String, Sendable, CaseIterable { case pre, post }
 public enum StreamKind: String, Sendable, CaseIterable { case independent, contiguous }
 
 extension Task {
     /// Whether targets are class ids (int32) rather than values (float32).
-    public var isClassification: Bool { self != .regression }
+    public var isClassification: Bool { self == .binary || self == .multiclass }
+    /// Whether the dataset has `/targets` (every task but `unlabelled`).
+    public var hasTargets: Bool { self != .unlabelled }
 }
 
 /// How per-timestep regression targets relate to the inputs, recorded by `pack --target` so that
 /// `forecast` can feed a prediction back as the next input (docs/datasets.md): the root attribute
 /// `horizon` and the dataset `/target_features`.
-public struct TargetOrigin: Sendable, Equatable {
+public struct TargetOrigin: Sendable, Equatable, Codable {
     /// Timesteps between an input and its target: 0 when the targets are not shifted.
     public var horizon: Int
     /// For each target column k, the input feature it is a later value of, or -1 when it is not one.
@@ -35,10 +38,11 @@ public struct DatasetHeader: Sendable, Equatable {
     public var features: Int          // F (1.. for features; 0 for tokens)
     public var vocabSize: Int         // tokens only, else 0
     public var vocab: [Int32]         // Unicode scalars, text only, else []
+    /// Without targets (task `unlabelled`), `.row` and meaningless: the file has no `target_kind`.
     public var targetKind: TargetKind
     public var task: Task
     public var numClasses: Int        // classification, else 0
-    public var targetWidth: Int       // K: 1 for binary, numClasses for multiclass, K for regression
+    public var targetWidth: Int       // K: 1 for binary, numClasses for multiclass, K for regression, 0 without targets
     public var padding: Padding
     public var stream: StreamKind
     public var source: String
@@ -73,6 +77,7 @@ public struct DatasetHeader: Sendable, Equatable {
     public var inputsPerRow: Int { inputKind == .tokens ? length : length * features }
     /// Target values per row: 1 or L class ids, or K or L * K values.
     public var targetsPerRow: Int {
+        guard task.hasTargets else { return 0 }
         let steps = targetKind == .row ? 1 : length
         return task.isClassification ? steps : steps * targetWidth
     }
@@ -97,6 +102,7 @@ public struct DatasetHeader: Sendable, Equatable {
         case .binary: try require(numClasses == 2 && targetWidth == 1, "binary task needs num_classes 2")
         case .multiclass: try require(numClasses >= 2 && targetWidth == numClasses, "multiclass task needs num_classes of 2 or more")
         case .regression: try require(numClasses == 0 && targetWidth >= 1, "regression needs 1 or more target values")
+        case .unlabelled: try require(numClasses == 0 && targetWidth == 0 && targetKind == .row, "a dataset without targets has no classes or target values")
         }
         if let origin = targetOrigin {
             try require(task == .regression && targetKind == .step, "horizon and target_features only apply to regression targets per timestep")
@@ -128,12 +134,12 @@ public struct RowBlock: Sendable {
     /// A block of `count` rows filled with `padValue` inputs and zero targets and lengths.
     public init(header: DatasetHeader, start: Int, count: Int, padValue: Float = 0) {
         let tokens = header.inputKind == .tokens
-        let classes = header.task.isClassification
+        let classes = header.task.isClassification, values = header.task == .regression
         self.init(start: start, count: count, lengths: [Int32](repeating: 0, count: count),
                   tokens: tokens ? [Int32](repeating: Int32(padValue), count: count * header.inputsPerRow) : [],
                   features: tokens ? [] : [Float](repeating: padValue, count: count * header.inputsPerRow),
                   classTargets: classes ? [Int32](repeating: 0, count: count * header.targetsPerRow) : [],
-                  valueTargets: classes ? [] : [Float](repeating: 0, count: count * header.targetsPerRow))
+                  valueTargets: values ? [Float](repeating: 0, count: count * header.targetsPerRow) : [])
     }
 }
 

@@ -9,7 +9,8 @@ public final class DatasetWriter {
     private let file: H5File
     private let inputs: H5Dataset
     private let lengths: H5Dataset
-    private let targets: H5Dataset
+    /// nil for a dataset without targets (task "none"), which has no `/targets`.
+    private let targets: H5Dataset?
     /// Compresses whole chunks of the row arrays here rather than in HDF5 (see ChunkCompressor),
     /// appending the Fletcher32 checksum that is the last filter of every dataset; nil without
     /// compression, or when a row is longer than a chunk.
@@ -41,7 +42,9 @@ public final class DatasetWriter {
                                          chunks: [min(rows, Self.chunkBytes / 4)], compression: compression)
         var targetShape = header.targetKind == .row ? [rows] : [rows, length]
         var targetChunks = header.targetKind == .row ? [rowsPerChunk] : [rowsPerChunk, stepsPerChunk]
-        if header.task.isClassification {
+        if !header.task.hasTargets {
+            targets = nil
+        } else if header.task.isClassification {
             targets = try file.createDataset(DatasetPaths.targets, of: Int32.self, shape: targetShape, chunks: targetChunks, compression: compression)
         } else {
             targetShape.append(header.targetWidth)
@@ -71,10 +74,12 @@ public final class DatasetWriter {
         } else {
             try write(block.features, to: inputs, block)
         }
-        if header.task.isClassification {
-            try write(block.classTargets, to: targets, block)
-        } else {
-            try write(block.valueTargets, to: targets, block)
+        if let targets {
+            if header.task.isClassification {
+                try write(block.classTargets, to: targets, block)
+            } else {
+                try write(block.valueTargets, to: targets, block)
+            }
         }
         rowsWritten += block.count
     }
@@ -119,7 +124,7 @@ public final class DatasetWriter {
         try file.setAttribute("format", .string(DatasetHeader.format))
         try file.setAttribute("version", .int(DatasetHeader.version))
         try file.setAttribute("padding", .string(header.padding.rawValue))
-        try file.setAttribute("target_kind", .string(header.targetKind.rawValue))
+        if header.task.hasTargets { try file.setAttribute("target_kind", .string(header.targetKind.rawValue)) }
         try file.setAttribute("task", .string(header.task.rawValue))
         if header.task.isClassification { try file.setAttribute("num_classes", .int(Int64(header.numClasses))) }
         if header.inputKind == .tokens { try file.setAttribute("vocab_size", .int(Int64(header.vocabSize))) }

@@ -3,7 +3,7 @@
 /// them in `/normalization`; predictions, forecasts and exported models turn outputs back into
 /// original units with `originalTarget` / `denormalizeTargets`, and values fed in as inputs go
 /// through `normalizedInput` / `normalizeInputs`.
-public struct Normalization: Sendable, Equatable {
+public struct Normalization: Sendable, Equatable, Codable {
     /// [F] per feature; empty when the inputs are tokens.
     public var inputsMean: [Double]
     public var inputsStd: [Double]

@@ -113,6 +113,7 @@ extension CheckpointRecord {
 
         let vocabSize = try attributes.optionalInt("vocab_size") ?? 0
         let task: Task = try attributes.enumeration("task")
+        guard task.hasTargets else { throw TrainingError("\(path): attribute task is '\(task.rawValue)', but a model predicts targets") }
         guard let outputs = shapes["model/dense/bias"], outputs.count == 1 else { throw TrainingError("\(path): model/dense/bias is missing or not a vector") }
         data = DataSignature(inputKind: vocabSize > 0 ? .tokens : .features, features: vocabSize > 0 ? 0 : try attributes.int("features"),
                              vocab: declared.vocab, vocabSize: vocabSize, task: task,

@@ -64,7 +64,7 @@ public struct Evaluation {
 
 /// What a trained model is tied to in its data: the inputs it reads and the targets its head
 /// predicts. Validation, `evaluate` and `predict` refuse a dataset that does not match it.
-public struct DataSignature: Sendable {
+public struct DataSignature: Sendable, Codable {
     public var inputKind: InputKind
     public var features: Int
     public var vocab: [Int32]
@@ -92,8 +92,17 @@ extension DataSignature {
         normalization = header.normalization
     }
 
-    /// Refuses a dataset this model cannot read or score the way it was trained.
-    public func check(_ header: DatasetHeader, path: String) throws {
+    /// Refuses a dataset without targets (task "none") for a use that scores or learns from
+    /// targets (`use`: "train", "evaluate", ...), in one line saying what it is good for.
+    public static func requireTargets(_ header: DatasetHeader, path: String, for use: String) throws {
+        guard !header.task.hasTargets else { return }
+        throw TrainingError("\(path): no targets (task \(Task.unlabelled.rawValue)), so \(use) cannot use it; predict and forecast can, or pack its input with y (JSON Lines), --label or --target (CSV)")
+    }
+
+    /// Refuses a dataset this model cannot read or score the way it was trained. A dataset
+    /// without targets is refused (in `use`'s words) unless `acceptingNoTargets`, when only its
+    /// inputs, vocabulary and input normalisation must match (predict, forecast).
+    public func check(_ header: DatasetHeader, path: String, for use: String = "evaluate", acceptingNoTargets: Bool = false) throws {
         func refuse(_ difference: String) throws -> Never {
             throw TrainingError("\(path): \(difference); pack it with --like the training file")
         }
@@ -104,6 +113,18 @@ extension DataSignature {
         if header.features != features { try refuse("the feature count", header.features, features) }
         if header.vocabSize != vocabSize { try refuse("the vocabulary size", header.vocabSize, vocabSize) }
         if header.vocab != vocab { try refuse("the vocabulary gives token ids to other characters than the model's") }
+        if !header.task.hasTargets {
+            if !acceptingNoTargets { try Self.requireTargets(header, path: path, for: use) }
+            // Only the inputs' statistics: the file has no targets to normalise.
+            let theirs = header.normalization.map { [$0.inputsMean, $0.inputsStd] } ?? [[], []]
+            let mine = normalization.map { [$0.inputsMean, $0.inputsStd] } ?? [[], []]
+            if theirs != mine {
+                try refuse(mine[0].isEmpty ? "it was packed with --normalize but the model was trained on inputs that were not normalised"
+                    : theirs[0].isEmpty ? "it was not packed with --normalize but the model was trained on normalised inputs"
+                    : "its /normalization input statistics differ from the model's")
+            }
+            return
+        }
         if header.task != task { try refuse("the task", header.task.rawValue, task.rawValue) }
         if header.numClasses != numClasses { try refuse("the class count", header.numClasses, numClasses) }
         if header.targetKind != targetKind { try refuse("the target kind", header.targetKind.rawValue, targetKind.rawValue) }

@@ -97,7 +97,8 @@ final class StreamFeeder {
             case .features:
                 for f in 0..<F { batch.features[index * F + f] = block.features[source * F + f] }
             }
-            let scored = header.targetKind == .step || step == rowTargetStep
+            // Without targets (task "none") nothing is scored.
+            let scored = header.task.hasTargets && (header.targetKind == .step || step == rowTargetStep)
             batch.targetMask[index] = scored ? 1 : 0
             guard scored else { continue }
             let target = header.targetKind == .step ? source : row

@@ -84,6 +84,7 @@ public final class Trainer {
     /// Every rank must call it; failures are the same on every rank.
     public init(request: TrainingRequest, comm: Communicator) throws {
         let reader = try DatasetReader(path: request.dataset)
+        try DataSignature.requireTargets(reader.header, path: request.dataset, for: "train")
         header = reader.header
         self.comm = comm
         let restored = try RestoredCheckpoint.load(request, dataset: reader, comm: comm)
@@ -106,7 +107,7 @@ public final class Trainer {
         let data = DataSignature(header)
         validation = try plan.validation.map { path in
             let reader = try DatasetReader(path: path)
-            try data.check(reader.header, path: path)
+            try data.check(reader.header, path: path, for: "train --validation")
             return reader
         }
 

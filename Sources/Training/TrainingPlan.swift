@@ -283,7 +283,7 @@ public struct TrainingPlan: Sendable, Equatable {
         let head: Head = switch data.task {
         case .binary: .binary
         case .multiclass: .multiclass
-        case .regression: .regression
+        case .regression, .unlabelled: .regression  // never unlabelled: train refuses such data, checkpoints such a task
         }
         return ModelConfig(input: input, hidden: architecture.hidden, layers: architecture.layers, head: head, outputs: data.targetWidth)
     }

@@ -9,9 +9,14 @@ struct CheckpointAndDataset: ParsableArguments {
     @Argument(help: "A dataset packed like the training file (`pack --like`).") var dataset: String
 
     /// Collective: a refusal (a dataset the model does not fit, a rank count that does not divide
-    /// the checkpoint's global slots) ends every rank with rank 0's one line.
-    func load(_ comm: MPICommunicator) throws -> CheckpointModel {
-        do { return try CheckpointModel(checkpoint: checkpoint, dataset: dataset, comm: comm) } catch { throw comm.failTogether(error) }
+    /// the checkpoint's global slots, a dataset without targets for a `use` that `needsTargets`)
+    /// ends every rank with rank 0's one line.
+    func load(_ comm: MPICommunicator, for use: String, needsTargets: Bool) throws -> CheckpointModel {
+        do {
+            return try CheckpointModel(checkpoint: checkpoint, dataset: dataset, comm: comm, use: use, needsTargets: needsTargets)
+        } catch {
+            throw comm.failTogether(error)
+        }
     }
 }
 
@@ -36,7 +41,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let comm = try MPICommunicator()
-        let model = try input.load(comm)
+        let model = try input.load(comm, for: "evaluate", needsTargets: true)
         let results: [(layout: EvaluationLayout, sums: TargetSums)]
         do {
             results = try layout.map { ($0, try model.evaluate($0)) }

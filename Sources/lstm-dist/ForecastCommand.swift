@@ -30,7 +30,7 @@ struct ForecastCommand: ParsableCommand {
 
     func run() throws {
         let comm = try MPICommunicator()
-        let model = try input.load(comm)
+        let model = try input.load(comm, for: "forecast", needsTargets: false)
         let forecaster: Forecaster
         do {
             forecaster = try Forecaster(model, steps: steps)
@@ -47,7 +47,8 @@ struct ForecastCommand: ParsableCommand {
         } catch {
             comm.failAlone(error)
         }
-        if comm.isRoot { print("wrote \(out): \(steps)-step forecasts of \(model.header.targetWidth) value\(model.header.targetWidth == 1 ? "" : "s") for \(model.header.rows) rows") }
+        let width = model.signature.targetWidth
+        if comm.isRoot { print("wrote \(out): \(steps)-step forecasts of \(width) value\(width == 1 ? "" : "s") for \(model.header.rows) rows") }
         try comm.finalize()
     }
 }

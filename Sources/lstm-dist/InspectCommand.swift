@@ -67,10 +67,11 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
     var vocabSize: Int?
     var lengths: Lengths
     var padding: String
-    var targetKind: String
+    /// nil (absent) without targets, as in the file.
+    var targetKind: String?
     var task: String
     var numClasses: Int?
-    var targetWidth: Int
+    var targetWidth: Int?
     var stream: String
     var source: String
     var horizon: Int?
@@ -96,10 +97,10 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
                                mean: lengths.isEmpty ? 0 : Double(lengths.reduce(0) { $0 + Int($1) }) / Double(lengths.count),
                                max: lengths.max() ?? 0)
         padding = header.padding.rawValue
-        targetKind = header.targetKind.rawValue
+        targetKind = header.task.hasTargets ? header.targetKind.rawValue : nil
         task = header.task.rawValue
         numClasses = header.task.isClassification ? header.numClasses : nil
-        targetWidth = header.targetWidth
+        targetWidth = header.task.hasTargets ? header.targetWidth : nil
         stream = header.stream.rawValue
         source = header.source
         horizon = header.targetOrigin?.horizon
@@ -109,14 +110,16 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
 
     var description: String {
         let inputText = inputs == "tokens" ? "tokens, vocabulary of \(vocabSize!)" : "\(features!) feature\(features == 1 ? "" : "s") per timestep"
-        let taskText = numClasses.map { "\(task), \($0) classes" } ?? "\(task), \(targetWidth) value\(targetWidth == 1 ? "" : "s") per target"
+        let taskText = numClasses.map { "\(task), \($0) classes" } ?? "\(task), \(targetWidth ?? 0) value\(targetWidth == 1 ? "" : "s") per target"
+        let targetsText = targetKind.map { "per \($0 == "row" ? "row" : "timestep"): \(taskText)" }
+            ?? "none (task \(task)): for predict and forecast, not train or evaluate"
         let rows: [(String, String)] = [
             ("rows (N)", "\(self.rows)"),
             ("length (L)", "\(length)"),
             ("inputs", inputText),
             ("lengths", "min \(lengths.min), mean \(String(format: "%.1f", lengths.mean)), max \(lengths.max)"),
             ("padding", padding),
-            ("targets", "per \(targetKind == "row" ? "row" : "timestep"): \(taskText)"),
+            ("targets", targetsText),
             ("stream", stream),
             ("source", source),
         ] + (horizon.map { horizon in

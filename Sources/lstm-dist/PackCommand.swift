@@ -64,7 +64,15 @@ struct PackCommand: ParsableCommand {
 }
 
 extension PackOptions.Format: ExpressibleByArgument {}
-extension Task: ExpressibleByArgument {}
+/// `--task` names a task with targets: "none" is what pack writes when the input has none.
+extension Task: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let task = Task(rawValue: argument), task.hasTargets else { return nil }
+        self = task
+    }
+
+    public static var allValueStrings: [String] { allCases.filter(\.hasTargets).map(\.rawValue) }
+}
 extension InputKind: ExpressibleByArgument {}
 extension TargetKind: ExpressibleByArgument {}
 extension Padding: ExpressibleByArgument {}

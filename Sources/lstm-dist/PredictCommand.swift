@@ -25,7 +25,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         let comm = try MPICommunicator()
-        let model = try input.load(comm)
+        let model = try input.load(comm, for: "predict", needsTargets: false)
         do { try model.checkOutput(out, force: force) } catch { throw comm.failTogether(error) }
         do {
             try model.predict(layout, to: out, format: format ?? (out.hasSuffix(".csv") ? .csv : .h5), force: force)
