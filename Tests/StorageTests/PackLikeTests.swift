@@ -177,6 +177,10 @@ final class PackLikeTests: XCTestCase {
         let own = try record(reader)
         XCTAssertNil(own.label)
         XCTAssertEqual(own.features, ["a", "b"])
+        // Naming the columns without --label: no targets either, though the split has the label column.
+        let (named, _) = try pack(bench, "valid.csv", validCSV, into: "named.h5") { $0.like = train; $0.id = "id" }
+        XCTAssertEqual(named.header.task, .unlabelled)
+        XCTAssertEqual(named.header.features, 2, "the record's features, a and b")
         // Forecast targets likewise: no target column, no horizon.
         let series = "t,v\n" + (0..<12).map { "\($0),\($0)" }.joined(separator: "\n") + "\n"
         _ = try pack(bench, "s.csv", series, into: "s.h5") { $0.target = ["v"]; $0.horizon = 1; $0.length = 4; $0.features = ["t"] }
