@@ -204,6 +204,15 @@ final class PackLikeTests: XCTestCase {
         try assertSameDataset(withFlags, fromRecord)
     }
 
+    func testWithoutTheRecordLikeStillRefusesTargetsThatContinueOtherFeatures() throws {
+        let csv = "id,a,b\n1,1.5,5.5\n1,2.5,6.5\n1,3.5,7.5\n2,4.5,8.5\n2,5.5,9.5\n"
+        let bench = try PackBench()
+        let (train, _) = try pack(bench, "train.csv", csv, into: "train.h5") { $0.id = "id"; $0.target = ["a"]; $0.horizon = 1 }
+        let old = try copyWithoutRecord(train, to: bench.folder.file("old.h5")).path
+        try bench.assertFails("w.csv", csv, { $0.id = "id"; $0.target = ["b"]; $0.horizon = 1; $0.like = old; $0.force = true },
+                              containing: ["w.csv: the targets are features 1 at 1 timestep later, but in \(old) they are features 0 at 1 timestep later"])
+    }
+
     func testMaxlenIsRefusedInOneLineWhereRowsAreCutByLength() throws {
         let bench = try PackBench()
         try bench.assertFails("t.txt", "hello", { $0.maxlen = 3 }, containing: ["--maxlen", "text", "--length"])
