@@ -17,10 +17,12 @@ struct CSVSource: SequenceSource {
     private let targetColumns: [Int]
     private let featureColumns: [Int]
     private let featureNote: String
+    /// Why the input has no targets when the `--like` file's record named some.
+    private let noTargetsWhy: String?
 
-    init(path: String, options: PackOptions, like: DatasetHeader?) throws {
+    init(path: String, options given: PackOptions, like: DatasetHeader?) throws {
         reader = try ByteReader(path: path)
-        self.options = options
+        var options = given
         if options.label != nil && options.target != nil { throw PackError("give --label or --target, not both") }
         if options.id == nil && options.label != nil { throw PackError("--label needs --id: without it the file is one long series") }
         if options.horizon > 0 && options.target == nil { throw PackError("--horizon needs --target") }
@@ -36,9 +38,24 @@ struct CSVSource: SequenceSource {
 
         let (columns, firstRow) = try Self.readHeader(reader)
         self.columns = columns
+        // A split without labels (for predict or forecast) is packed like the training file for
+        // its inputs: the record's label or target columns apply only when the split has them.
+        var noTargetsWhy: String?
+        if options.adopted.contains("label"), let label = options.label, !columns.contains(label) {
+            noTargetsWhy = "\(options.like!)'s label column '\(label)' is not in \(path)"
+            options.label = nil
+        }
+        if options.adopted.contains("target"), let target = options.target, !target.contains(where: columns.contains) {
+            noTargetsWhy = "\(options.like!)'s target columns \(target.map { "'\($0)'" }.joined(separator: ", ")) are not in \(path)"
+            options.target = nil
+            options.horizonFlag = nil
+        }
+        self.noTargetsWhy = noTargetsWhy
+        self.options = options
         func column(_ name: String, _ option: String) throws -> Int {
             guard let index = columns.firstIndex(of: name) else {
-                throw PackError("\(path): line 1: no column '\(name)' (\(option)); columns are \(columns.joined(separator: ", "))")
+                let from = options.adopted.contains(String(option.dropFirst(2))) ? ", from \(options.like!)'s pack_options" : ""
+                throw PackError("\(path): line 1: no column '\(name)' (\(option)\(from)); columns are \(columns.joined(separator: ", "))")
             }
             return index
         }
@@ -83,6 +100,7 @@ struct CSVSource: SequenceSource {
         survey.stream = idColumn != nil ? .independent : .contiguous
         let horizon = options.horizon
         survey.targetFeatures = targetColumns.map { featureColumns.firstIndex(of: $0) ?? -1 }
+        survey.featureNames = featureColumns.map { columns[$0] }
         let statistics = options.statisticsSurvey()
         survey.statistics = statistics
         // The last horizon + 1 lines' features and this line's targets, as the second pass pairs them.
@@ -150,7 +168,7 @@ struct CSVSource: SequenceSource {
             featureNote,
             labelColumn != nil
                 ? "targets: per row, column '\(columns[labelColumn!])'"
-                : !survey.hasTargets ? "targets: none (no --label or --target)"
+                : !survey.hasTargets ? "targets: none (\(noTargetsWhy ?? "no --label or --target"))"
                 : "targets: per timestep, \(targetColumns.map { "'\(columns[$0])'" }.joined(separator: ", "))"
                     + (horizon > 0 ? " \(horizon) timestep\(horizon == 1 ? "" : "s") ahead" : ""),
         ]

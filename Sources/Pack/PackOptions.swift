@@ -8,14 +8,18 @@ public struct PackOptions: Sendable {
     public var output: String
     public var format: Format?
     public var force = false
-    public var compression = 1
+    /// nil when `--compression` was not given (level 1); kept apart so `--like` can tell a flag
+    /// from a default.
+    public var compressionFlag: Int?
+    public var compression: Int { get { compressionFlag ?? 1 } set { compressionFlag = newValue } }
 
     // CSV columns.
     public var id: String?
     public var features: [String]?
     public var label: String?
     public var target: [String]?
-    public var horizon = 0
+    public var horizonFlag: Int?
+    public var horizon: Int { get { horizonFlag ?? 0 } set { horizonFlag = newValue } }
     /// Timesteps per row when a long stream is cut (CSV without `--id`, text).
     public var length: Int?
 
@@ -29,12 +33,17 @@ public struct PackOptions: Sendable {
     public var maxlen: Int?
     public var padding: Padding?
     public var truncating: Padding?
-    public var value: Float = 0
+    public var valueFlag: Float?
+    public var value: Float { get { valueFlag ?? 0 } set { valueFlag = newValue } }
     /// Write feature inputs and regression targets as z-scores (statistics in `/normalization`).
     public var normalize = false
 
-    /// A training dataset whose vocabulary, task, classes and feature count to reuse.
+    /// A training dataset whose vocabulary, task, classes and feature count to reuse, and whose
+    /// `pack_options` (when it has them) supply every option not given.
     public var like: String?
+    /// The options taken from the `--like` file's `pack_options` rather than given ("label",
+    /// "target", ...): CSV drops an adopted label or target its input has no column for.
+    var adopted: Set<String> = []
 
     public init(output: String) { self.output = output }
 

@@ -10,11 +10,17 @@ public enum Packer {
     /// value (found by that pass) is the only line of a failed pack. Checking every value in the
     /// first pass instead would parse each number twice; holding a few lines back costs nothing.
     @discardableResult
-    public static func pack(_ input: String, options: PackOptions, report: (String) -> Void) throws -> DatasetHeader {
-        try options.validate()
+    public static func pack(_ input: String, options given: PackOptions, report: (String) -> Void) throws -> DatasetHeader {
+        try given.validate()
+        try AtomicOutput.checkDestination(given.output, force: given.force)
+        let like = try given.like.map { try DatasetReader(path: $0).header }
+        // The --like file's record supplies every option not given (files without one: the flags).
+        var options = given
+        if let path = given.like, let text = like?.packOptions {
+            options = try given.adopting(PackRecord(json: text, file: path), from: path, input: input)
+            try options.validate()
+        }
         let format = try options.resolvedFormat(of: input)
-        try AtomicOutput.checkDestination(options.output, force: options.force)
-        let like = try options.like.map { try DatasetReader(path: $0).header }
         let source: SequenceSource
         switch format {
         case .csv: source = try CSVSource(path: input, options: options, like: like)
@@ -22,7 +28,8 @@ public enum Packer {
         case .text: source = try TextSource(path: input, options: options, like: like)
         }
         let survey = try source.survey()
-        let header = try makeHeader(input: input, survey: survey, options: options, like: like)
+        var header = try makeHeader(input: input, survey: survey, options: options, like: like)
+        header.packOptions = options.record(format: format, survey: survey, header: header).json
         try header.validate(options.output)
         // Up to about 16 rows are in flight at once (blocks assembled, queued and written).
         let rowBytes = Double(header.length) * (Double(max(header.features, 1)) + Double(header.targetWidth)) * 4

@@ -23,6 +23,8 @@ struct Survey {
     var targetFeatures: [Int] = []
     /// With `--normalize` (and no `--like`): the statistics of the kept timesteps.
     var statistics: StatisticsSurvey?
+    /// CSV: the feature columns chosen (given or every other numeric one), for `pack_options`.
+    var featureNames: [String]?
     /// Lines telling the user what was inferred.
     var notes: [String] = []
 }

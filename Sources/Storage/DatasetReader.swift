@@ -174,7 +174,7 @@ public final class DatasetReader {
         case (true, false): throw StorageError("\(path): attribute horizon without the dataset \(DatasetPaths.targetFeatures)")
         case (false, true): throw StorageError("\(path): dataset \(DatasetPaths.targetFeatures) without the attribute horizon")
         }
-        return DatasetHeader(
+        var header = DatasetHeader(
             rows: rows, length: length, inputKind: inputKind,
             features: inputKind == .tokens ? 0 : (inputShape.count == 3 ? inputShape[2] : 1),
             vocabSize: vocabSize, vocab: vocab, targetKind: targetKind, task: task,
@@ -184,6 +184,9 @@ public final class DatasetReader {
             source: try file.stringAttribute("source", default: ""),
             targetOrigin: targetOrigin,
             normalization: try Normalization.read(from: file))
+        // Optional: files packed before it, or written by h5py, have none.
+        if try file.attribute(DatasetPaths.packOptions) != nil { header.packOptions = try file.stringAttribute(DatasetPaths.packOptions) }
+        return header
     }
 }
 

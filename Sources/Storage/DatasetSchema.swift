@@ -50,6 +50,10 @@ public struct DatasetHeader: Sendable, Equatable {
     public var targetOrigin: TargetOrigin?
     /// `/normalization` when the dataset was packed with `--normalize` (or `--like` a file that was).
     public var normalization: Normalization?
+    /// The root attribute `pack_options`: how `pack` was told to pack the file (JSON, read by
+    /// `pack --like` and shown by `inspect`); nil in files without it (older, h5py-made). Not part
+    /// of the dataset's fingerprint.
+    public var packOptions: String?
 
     public init(rows: Int, length: Int, inputKind: InputKind, features: Int, vocabSize: Int, vocab: [Int32],
                 targetKind: TargetKind, task: Task, numClasses: Int, targetWidth: Int,
@@ -146,5 +150,5 @@ public struct RowBlock: Sendable {
 /// Dataset and attribute names inside the file.
 enum DatasetPaths {
     static let inputs = "/inputs", lengths = "/lengths", targets = "/targets", vocab = "/vocab"
-    static let targetFeatures = "/target_features", horizon = "horizon"
+    static let targetFeatures = "/target_features", horizon = "horizon", packOptions = "pack_options"
 }

@@ -131,5 +131,6 @@ public final class DatasetWriter {
         try file.setAttribute("stream", .string(header.stream.rawValue))
         try file.setAttribute("source", .string(header.source))
         if let origin = header.targetOrigin { try file.setAttribute(DatasetPaths.horizon, .int(Int64(origin.horizon))) }
+        if let record = header.packOptions { try file.setAttribute(DatasetPaths.packOptions, .string(record)) }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pack
 import Storage
 
 struct InspectCommand: ParsableCommand {
@@ -77,9 +78,12 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
     var horizon: Int?
     var targetFeatures: [Int32]?
     var normalization: NormalizationSummary?
+    /// The `pack_options` record: an object, or the attribute's text when it is not a record.
+    var packOptions: PackOptionsSummary?
 
     enum CodingKeys: String, CodingKey {
         case file, format, rows, length, inputs, features, lengths, padding, task, stream, source, horizon, normalization
+        case packOptions = "pack_options"
         case vocabSize = "vocab_size", targetKind = "target_kind", numClasses = "num_classes", targetWidth = "target_width"
         case targetFeatures = "target_features"
     }
@@ -106,6 +110,9 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
         horizon = header.targetOrigin?.horizon
         targetFeatures = header.targetOrigin?.features
         normalization = header.normalization.map(NormalizationSummary.init)
+        packOptions = header.packOptions.map { text in
+            (try? PackRecord(json: text, file: reader.path)).map(PackOptionsSummary.record) ?? .text(text)
+        }
     }
 
     var description: String {
@@ -126,7 +133,29 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
             let features = targetFeatures!.map { $0 < 0 ? "-" : "\($0)" }.joined(separator: ", ")
             return [("horizon", "\(horizon)"), ("continues", "features \(features) (one per target column; - = not an input)")]
         } ?? []) + (normalization?.lines ?? [])
+            + (packOptions.map { [("packed with", $0.line)] } ?? [])
         return "\(file): \(format)\n" + rows.map { "  " + $0.0.padding(toLength: 12, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
+    }
+}
+
+/// `pack_options` as `inspect` shows it: the record, or its text when it does not decode.
+enum PackOptionsSummary: Encodable {
+    case record(PackRecord)
+    case text(String)
+
+    func encode(to encoder: Encoder) throws {
+        switch self {
+        case .record(let record): try record.encode(to: encoder)
+        case .text(let text): var container = encoder.singleValueContainer(); try container.encode(text)
+        }
+    }
+
+    /// "pack_options {...}" as one line: the JSON the file holds, keys sorted.
+    var line: String {
+        switch self {
+        case .record(let record): return "pack_options \(record.json)"
+        case .text(let text): return "pack_options \(text) (not a pack record)"
+        }
     }
 }
 

@@ -13,13 +13,13 @@ struct PackCommand: ParsableCommand {
     @Option(help: "csv, jsonl or text (default: from the file's extension).") var format: PackOptions.Format?
     @Option(help: "The dataset file to write.") var out: String
     @Flag(help: "Replace an existing output file.") var force = false
-    @Option(parsing: .unconditional, help: "Deflate level, 0 to 9.") var compression = 1
+    @Option(parsing: .unconditional, help: "Deflate level, 0 to 9 (default: 1).") var compression: Int?
 
     @Option(help: "CSV: the column whose consecutive equal values group lines into one sequence.") var id: String?
     @Option(help: "CSV: the input columns, comma-separated (default: every other numeric column).") var features: String?
     @Option(help: "CSV: the column with one label per sequence (needs --id).") var label: String?
     @Option(help: "CSV: the columns with one target per timestep, comma-separated.") var target: String?
-    @Option(parsing: .unconditional, help: "CSV: the target is the --target columns' value this many timesteps later.") var horizon = 0
+    @Option(parsing: .unconditional, help: "CSV: the target is the --target columns' value this many timesteps later (default: 0).") var horizon: Int?
     @Option(parsing: .unconditional, help: "CSV without --id, text: timesteps per row (default 100).") var length: Int?
 
     @Option(help: "binary, multiclass or regression (default: inferred from the targets).") var task: Task?
@@ -30,20 +30,20 @@ struct PackCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Timesteps per row: longer sequences are truncated (default: the longest).") var maxlen: Int?
     @Option(help: "pre or post: where padding goes (default: pre).") var padding: Padding?
     @Option(help: "pre or post: which end of a long sequence is cut (default: pre).") var truncating: Padding?
-    @Option(parsing: .unconditional, help: "The value of padded inputs.") var value: Float = 0
-    @Option(help: "A training dataset whose vocabulary, task, classes, features and normalisation to reuse.") var like: String?
+    @Option(parsing: .unconditional, help: "The value of padded inputs (default: 0).") var value: Float?
+    @Option(help: "A training dataset to pack like: its vocabulary, task, classes, features and normalisation, and every option it records in pack_options that is not given.") var like: String?
     @Flag(help: "Write feature inputs and regression targets as z-scores; the statistics go to /normalization.") var normalize = false
 
     func run() throws {
         var options = PackOptions(output: out)
         options.format = format
         options.force = force
-        options.compression = compression
+        options.compressionFlag = compression
         options.id = id
         options.features = features.map(Self.list)
         options.label = label
         options.target = target.map(Self.list)
-        options.horizon = horizon
+        options.horizonFlag = horizon
         options.length = length
         options.task = task
         options.numClasses = numClasses
@@ -52,7 +52,7 @@ struct PackCommand: ParsableCommand {
         options.maxlen = maxlen
         options.padding = padding
         options.truncating = truncating
-        options.value = value
+        options.valueFlag = value
         options.like = like
         options.normalize = normalize
         try Packer.pack(input, options: options) { print($0) }

@@ -79,7 +79,7 @@ final class PackFormatTests: XCTestCase {
         XCTAssertEqual(try bench.pack("v.csv", csv) { $0.id = "id"; $0.target = ["a"]; $0.horizon = 1; $0.like = training }.0.header.targetOrigin,
                        TargetOrigin(horizon: 1, features: [0]))
         try bench.assertFails("w.csv", csv, { $0.id = "id"; $0.target = ["b"]; $0.horizon = 1; $0.like = training; $0.force = true },
-                              containing: ["w.csv: the targets are features 1 at 1 timestep later, but in \(training) they are features 0 at 1 timestep later"])
+                              containing: ["--target b contradicts \(training)'s pack_options target a"])
     }
 
     func testCSVWithoutIdIsOneContiguousSeriesCutIntoRowsOfLength() throws {
