@@ -40,7 +40,7 @@ struct CSVSource: SequenceSource {
         self.columns = columns
         // A split without labels (for predict or forecast) is packed like the training file for
         // its inputs: the record's label or target columns apply only when the split has them.
-        var noTargetsWhy: String?
+        var noTargetsWhy: String? = options.noTargets ? "--no-targets" : nil
         if options.adopted.contains("label"), let label = options.label, !columns.contains(label) {
             noTargetsWhy = "\(options.like!)'s label column '\(label)' is not in \(path)"
             options.label = nil

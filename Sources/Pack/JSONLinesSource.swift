@@ -130,7 +130,7 @@ struct JSONLinesSource: SequenceSource {
         try reader.forEachLine { bytes, number in
             guard bytes.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { return }
             let line = Location(file: reader.path, line: number)
-            try body(try Record(bytes, line), line)
+            try body(try Record(bytes, line, readsTargets: !options.noTargets), line)
         }
     }
 }
@@ -143,7 +143,8 @@ private struct Record {
     /// nil when the line has no "y" (a file without targets).
     var y: Targets?
 
-    init(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Location) throws {
+    /// `readsTargets` false (`--no-targets`): any `y` is left unread.
+    init(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Location, readsTargets: Bool) throws {
         let value: JSONValue
         do {
             value = try JSONValue.parse(bytes)
@@ -166,7 +167,7 @@ private struct Record {
             throw line.at("field x[\(step)]").error("\(steps[step].count) values, expected \(steps[0].count) as x[0]")
         }
         (self.steps, flatInputs) = (steps, flat)
-        self.y = try members["y"].map { try Targets($0, line) }
+        self.y = readsTargets ? try members["y"].map { try Targets($0, line) } : nil
     }
 
     static func number(_ value: JSONValue, _ field: String, _ line: Location) throws -> Number {

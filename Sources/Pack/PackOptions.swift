@@ -28,6 +28,9 @@ public struct PackOptions: Sendable {
     public var numClasses: Int?
     public var inputs: InputKind?
     public var targetKind: TargetKind?
+    /// Pack the inputs only (no `/targets`), even when the input, or the `--like` file's record,
+    /// has targets: new data for `predict` and `forecast`.
+    public var noTargets = false
 
     // Shaping, as Keras' pad_sequences.
     public var maxlen: Int?
@@ -51,6 +54,9 @@ public struct PackOptions: Sendable {
 
     /// Rejects values no input could make right, before any reading.
     func validate() throws {
+        if noTargets, label != nil || target != nil || horizonFlag != nil {
+            throw PackError("--no-targets packs the inputs only: drop --label, --target and --horizon")
+        }
         if let maxlen, maxlen <= 0 { throw PackError("--maxlen must be 1 or more, not \(maxlen)") }
         if let length, length <= 0 { throw PackError("--length must be 1 or more, not \(length)") }
         if let numClasses, numClasses < 2 { throw PackError("--num-classes must be 2 or more, not \(numClasses)") }
@@ -65,7 +71,7 @@ public struct PackOptions: Sendable {
     /// Throws when one of `flags` was given: they do not apply to the input's format.
     func reject(_ flags: Set<String>, because reason: String) throws {
         let given = [("--id", id != nil), ("--label", label != nil), ("--target", target != nil), ("--features", features != nil),
-                     ("--horizon", horizon > 0), ("--length", length != nil), ("--maxlen", maxlen != nil)]
+                     ("--horizon", horizon > 0), ("--length", length != nil), ("--maxlen", maxlen != nil), ("--no-targets", noTargets)]
         if let (flag, _) = given.first(where: { flags.contains($0.0) && $0.1 }) { throw PackError("\(flag) \(reason)") }
     }
 

@@ -94,9 +94,7 @@ extension PackOptions {
         let list = { (names: [String]) in names.joined(separator: ",") }
         try settle("id", id, record.id, { $0 }) { $0.id = $1 }
         try settle("features", features, record.features, list) { $0.features = $1 }
-        // Describing the input (--id, --features or --length) without --label or --target packs a split
-        // without targets, as before the record: its label or target columns are not reused.
-        if !((id != nil || features != nil || length != nil) && label == nil && target == nil) {
+        if !noTargets {
             try settle("label", label, record.label, { $0 }) { $0.label = $1 }
             try settle("target", target, record.target, list) { $0.target = $1 }
             try settle("horizon", horizonFlag, record.horizon, { "\($0)" }) { $0.horizonFlag = $1 == 0 ? nil : $1 }

@@ -11,7 +11,7 @@ struct TextSource: SequenceSource {
         reader = try ByteReader(path: path)
         self.options = options
         self.like = like
-        try options.reject(["--id", "--label", "--target", "--features", "--maxlen", "--horizon"],
+        try options.reject(["--id", "--label", "--target", "--features", "--maxlen", "--horizon", "--no-targets"],
                            because: "does not apply to text: its rows are --length characters, its targets the next character")
         if options.inputs == .features || options.targetKind == .row {
             throw PackError("text inputs are tokens with per-timestep targets; --inputs and --target-kind do not apply")

@@ -33,6 +33,7 @@ struct PackCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "The value of padded inputs (default: 0).") var value: Float?
     @Option(help: "A training dataset to pack like: its vocabulary, task, classes, features and normalisation, and every option it records in pack_options that is not given.") var like: String?
     @Flag(help: "Write feature inputs and regression targets as z-scores; the statistics go to /normalization.") var normalize = false
+    @Flag(help: "Pack the inputs only, no targets, even when the input or the --like file has them (new data for predict and forecast).") var noTargets = false
 
     func run() throws {
         var options = PackOptions(output: out)
@@ -55,6 +56,7 @@ struct PackCommand: ParsableCommand {
         options.valueFlag = value
         options.like = like
         options.normalize = normalize
+        options.noTargets = noTargets
         try Packer.pack(input, options: options) { print($0) }
     }
 

@@ -108,7 +108,7 @@ final class WithoutTargetsCommandTests: XCTestCase {
             ("per row", (csv, ["--id", "id", "--features", "a,b", "--label", "label", "--padding", "post"]),
              (csv, ["--id", "id", "--features", "a,b", "--padding", "post"]), false),
             ("per timestep, normalised", (csv, ["--id", "id", "--features", "a,b", "--target", "next", "--normalize", "--maxlen", "9"]),
-             (csv, ["--id", "id", "--features", "a,b", "--maxlen", "9"]), true),
+             (csv, ["--id", "id", "--features", "a,b", "--maxlen", "9", "--no-targets"]), true),
             ("per row, tokens", (tokens, []), (unlabelledTokens, []), true),
         ]
         for (name, labelledInput, unlabelledInput, like) in cases {
@@ -142,7 +142,7 @@ final class WithoutTargetsCommandTests: XCTestCase {
         for id in 0 ..< 9 { for t in 0 ..< 4 + id * 2 { lines.append("\(id),\(sin(Double(t) / 2 + Double(id)))") } }
         let csv = try folder.write("series.csv", lines.joined(separator: "\n") + "\n")
         let labelled = try pack(csv, ["--id", "id", "--target", "x", "--horizon", "1", "--normalize", "--padding", "post"]).path
-        let unlabelled = try pack(csv, ["--id", "id", "--like", labelled]).path
+        let unlabelled = try pack(csv, ["--no-targets", "--like", labelled]).path
         XCTAssertEqual(try DatasetReader(path: unlabelled).readLengths(), try DatasetReader(path: labelled).readLengths().map { $0 + 1 })
         let model = try train(labelled, ["--hidden", "6", "--slots", "3", "--window", "5", "--max-steps", "20", "--lr", "0.03"])
         for ranks in [nil, 3] {

@@ -177,10 +177,15 @@ final class PackLikeTests: XCTestCase {
         let own = try record(reader)
         XCTAssertNil(own.label)
         XCTAssertEqual(own.features, ["a", "b"])
-        // Naming the columns without --label: no targets either, though the split has the label column.
+        // A split that has the label column keeps its targets, though a flag equal to the record
+        // is given; --no-targets packs its inputs only.
         let (named, _) = try pack(bench, "valid.csv", validCSV, into: "named.h5") { $0.like = train; $0.id = "id" }
-        XCTAssertEqual(named.header.task, .unlabelled)
-        XCTAssertEqual(named.header.features, 2, "the record's features, a and b")
+        XCTAssertEqual(named.header.task, .binary)
+        let (inputs, said) = try pack(bench, "valid.csv", validCSV, into: "inputs.h5") { $0.like = train; $0.noTargets = true }
+        XCTAssertEqual(inputs.header.task, .unlabelled)
+        XCTAssertEqual(inputs.header.features, 2, "the record's features, a and b")
+        XCTAssertTrue(said.contains { $0.contains("targets: none (--no-targets)") }, "\(said)")
+        XCTAssertThrowsError(try pack(bench, "valid.csv", validCSV, into: "both.h5") { $0.like = train; $0.noTargets = true; $0.label = "y" })
         // Forecast targets likewise: no target column, no horizon.
         let series = "t,v\n" + (0..<12).map { "\($0),\($0)" }.joined(separator: "\n") + "\n"
         _ = try pack(bench, "s.csv", series, into: "s.h5") { $0.target = ["v"]; $0.horizon = 1; $0.length = 4; $0.features = ["t"] }
