@@ -15,7 +15,7 @@
 
 // lstm-dist: trimmed from the onnx.proto that the onnx 1.23.2 package on PyPI ships, keeping
 // only the messages and fields an exported model uses (field numbers unchanged), so the
-// generated Swift stays small. Regenerate with scripts/generate-onnx-swift.sh.
+// generated Swift stays small. Regenerate with scripts/generate-proto-swift.sh.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

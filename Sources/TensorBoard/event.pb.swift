@@ -16,7 +16,7 @@
 // tensorboard/compat/proto copies them), keeping only the messages and fields `train
 // --tensorboard` writes: scalars as simple_value, the configuration as a text plugin string
 // tensor, and SessionLog START. Field numbers and enum values unchanged, so TensorBoard reads
-// what the generated Swift writes. Regenerate with scripts/generate-tensorboard-swift.sh.
+// what the generated Swift writes. Regenerate with scripts/generate-proto-swift.sh.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
