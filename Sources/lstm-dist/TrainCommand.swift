@@ -37,15 +37,19 @@ struct TrainCommand: ParsableCommand {
 
         let comm = try MPICommunicator()
         let trainer: Trainer
-        let metricsLog: MetricsLog?
-        let tensorBoard: TensorBoardLog?
+        var metricsLog: MetricsLog?, tensorBoard: TensorBoardLog?
         do {
             trainer = try Trainer(request: request, comm: comm)
-            metricsLog = try comm.isRoot ? trainer.plan.log.map { try MetricsLog(path: $0, metricKind: trainer.metricKind) } : nil
-            tensorBoard = try comm.isRoot ? trainer.plan.tensorboard.map {
-                try TensorBoardLog(directory: $0, plan: trainer.plan, metricKind: trainer.metricKind,
-                                   globalStep: trainer.position.globalStep, resumedFrom: trainer.resumedFrom)
-            } : nil
+            // Rank 0 alone writes them; a refusal (an occupied folder, a file it cannot open)
+            // reaches every rank, so all leave together.
+            _ = try comm.decidedByRoot { () -> Bool in
+                metricsLog = try trainer.plan.log.map { try MetricsLog(path: $0, metricKind: trainer.metricKind) }
+                tensorBoard = try trainer.plan.tensorboard.map {
+                    try TensorBoardLog(directory: $0, plan: trainer.plan, metricKind: trainer.metricKind,
+                                       globalStep: trainer.position.globalStep, resumedFrom: trainer.resumedFrom)
+                }
+                return true
+            }
         } catch {
             throw comm.failTogether(error)
         }

@@ -193,10 +193,15 @@ def test_a_run_killed_past_its_last_checkpoint_and_resumed_shows_each_step_once(
     assert events(event_files(tmp_path)[1])[1].step == latest + 1
 
 
-def test_a_fresh_run_refuses_a_folder_with_another_runs_events(text, tmp_path):
+@pytest.mark.parametrize("ranks", [None, 2])
+def test_a_fresh_run_refuses_a_folder_with_another_runs_events(text, tmp_path, ranks):
     (tmp_path / "tb").mkdir()
     (tmp_path / "tb" / "events.out.tfevents.1.host").write_bytes(b"")
-    result = train(text, tmp_path, "--epochs", "1", "--tensorboard", tmp_path / "tb", expect=None)
+    # Under mpirun, rank 0 alone opens the folder: its refusal must reach the other rank, which
+    # once went on into the first step's allreduce and hung the job.
+    result = run("train", text, "--hidden", "8", "--embedding", "4", "--slots", "2", "--window", "10",
+                 "--checkpoint-dir", tmp_path / "ck", "--epochs", "1", "--tensorboard", tmp_path / "tb",
+                 expect=None, ranks=ranks, timeout=60)
     assert result.returncode != 0
-    assert "already holds another run's events" in result.stderr
+    assert result.stderr.count("Error:") == 1 and "already holds another run's events" in result.stderr, result.stderr
     assert [path.name for path in event_files(tmp_path)] == ["events.out.tfevents.1.host"]
