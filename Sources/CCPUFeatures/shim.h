@@ -28,3 +28,12 @@ static inline int lstm_cpu_has_avx512(void) {
     const unsigned f = 1u << 16, dq = 1u << 17, cd = 1u << 28, bw = 1u << 30, vl = 1u << 31;
     return (ebx & (f | dq | cd | bw | vl)) == (f | dq | cd | bw | vl);
 }
+
+/// AVX512_BF16 (VCVTNE2PS2BF16, VDPBF16PS; CPUID leaf 7 subleaf 1, EAX bit 5) on top of usable
+/// AVX-512: what libxsmm's bf16 kernels need to run natively (without it libxsmm 1.17 emulates).
+static inline int lstm_cpu_has_avx512_bf16(void) {
+    unsigned eax, ebx, ecx, edx;
+    if (!lstm_cpu_has_avx512()) return 0;
+    if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return 0;
+    return (eax >> 5) & 1;
+}

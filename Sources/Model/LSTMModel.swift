@@ -51,6 +51,7 @@ public final class LSTMModel {
     private let layerActivations: [LayerActivations]
     private var layerProducts: [LayerProducts]
     private let kernelPath: KernelPath
+    public let precision: Precision
     /// Set by `freezeKernels`.
     private var kernelsFrozen = false
     /// The head's products over the top layer's outputs (OutputHead.swift).
@@ -79,10 +80,12 @@ public final class LSTMModel {
 
     /// `dropout`: the masks `run(_:backward:dropoutStep:)` applies when given a step (training);
     /// nil or no step: no dropout (evaluation, prediction, validation). `kernels`: the process's
-    /// kernel path, or `.reference` for plain loops.
+    /// kernel path, or `.reference` for plain loops. `precision`: the products' arithmetic; the caller has
+    /// checked it against `kernels` (`Precision.check(on:)`).
     public init(config: ModelConfig, slots: Int, window: Int, gradientTrailer: Int = 0, dropout: Dropout? = nil,
-                kernels: KernelPath = .active) {
+                kernels: KernelPath = .active, precision: Precision = .fp32) {
         precondition(slots > 0 && window > 0 && gradientTrailer >= 0)
+        precondition((try? precision.check(on: kernels)) != nil, "\(precision) products cannot run on \(kernels)")
         precondition(config.head != .binary || config.outputs == 1, "a binary head has one output")
         self.config = config
         let parameterLayout = ParameterLayout(config)
@@ -130,6 +133,7 @@ public final class LSTMModel {
         precondition(next == arena + plan.floats)
 
         kernelPath = kernels
+        self.precision = precision
         layerShapes = shapes
         layerProducts = shapes.indices.map {
             LSTMModel.planProducts(shapes, layer: $0, tokenInput: config.input.isTokens, path: kernels, frozen: false)
