@@ -69,6 +69,20 @@ public struct KernelPathError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// What every product of one model shares: the kernel path, the products' precision, and for bf16 on
+/// libxsmm the scratch its operands are converted into (the products run one at a time, so one suffices).
+public struct ProductKernels {
+    public let path: KernelPath
+    public let precision: Precision
+    let scratch: BF16Scratch?
+
+    public init(path: KernelPath = .active, precision: Precision = .fp32) {
+        self.path = path
+        self.precision = precision
+        scratch = precision == .bf16 && path != .reference ? BF16Scratch() : nil
+    }
+}
+
 /// C[m,n] = op(A)[m,k] B[k,n] (+ C when `accumulate`): every matrix row-major with a fixed row stride
 /// (BLAS' leading dimension); op(A) = A, or with `transposedA` the transpose of A stored [k,m].
 ///
@@ -84,16 +98,26 @@ public struct KernelPathError: Error, CustomStringConvertible {
 /// a contiguous column of C is a column-major C [m, 1] = A [m, k] op(B) [k, 1] in libxsmm's own terms: A as
 /// stored, and B's column, whose values lie `bStride` apart, as the transpose of a [1, k] matrix. Tiled the
 /// same way, those kernels vectorise along m.
+///
+/// In bf16 (`Precision.bf16`) both operands are rounded to bf16 and the products summed in fp32. On libxsmm,
+/// whose bf16 kernels take their A in pairs along k (VNNI) and never transposed, each call converts the
+/// operands into that form (BF16Operands): libxsmm's A is our B, paired, and its B our op(A)^T, plain, with
+/// k padded to even by zeros; for one column the roles swap as above. An operand that stays the same over
+/// many calls (a layer's weights over a window) is converted once by `hold`.
 public struct MatrixProduct {
     public let m: Int, n: Int, k: Int
     public let aStride: Int, bStride: Int, cStride: Int
     public let transposedA: Bool, accumulate: Bool
+    public let precision: Precision
     /// The libxsmm calls in order, or nil on the reference path.
     private let tiles: [Tile]?
     /// Whether the tiles run as one column of C (above): libxsmm's A is then our A, not our B.
     private let oneColumn: Bool
+    /// The converted operands of a bf16 product on libxsmm.
+    private let bf16: BF16Operands?
 
-    /// One kernel call: the kernel and its operands' offsets from A, B and C.
+    /// One kernel call: the kernel and its operands' offsets from A, B and C (for bf16: from the converted
+    /// operands libxsmm reads as its A and B).
     private struct Tile {
         let kernel: UnsafeRawPointer
         let a: Int, b: Int, c: Int
@@ -103,9 +127,16 @@ public struct MatrixProduct {
 
     public init(m: Int, n: Int, k: Int, aStride: Int, transposedA: Bool = false, bStride: Int, cStride: Int,
                 accumulate: Bool = false, path: KernelPath = .active) {
+        self.init(m: m, n: n, k: k, aStride: aStride, transposedA: transposedA, bStride: bStride, cStride: cStride,
+                  accumulate: accumulate, kernels: ProductKernels(path: path))
+    }
+
+    /// `holdsA`: the caller converts A once with `hold` before the calls that read it (bf16; a no-op in fp32).
+    public init(m: Int, n: Int, k: Int, aStride: Int, transposedA: Bool = false, bStride: Int, cStride: Int,
+                accumulate: Bool = false, kernels: ProductKernels, holdsA: Bool = false) {
         precondition(m > 0 && n > 0 && k >= 0, "a product needs rows and columns")
         precondition(aStride >= (transposedA ? m : k) && bStride >= n && cStride >= n, "a row stride is shorter than its row")
-        precondition(path == .reference || path == .active, "libxsmm's instruction set is chosen once per process")
+        precondition(kernels.path == .reference || kernels.path == .active, "libxsmm's instruction set is chosen once per process")
         self.m = m
         self.n = n
         self.k = k
@@ -114,12 +145,21 @@ public struct MatrixProduct {
         self.cStride = cStride
         self.transposedA = transposedA
         self.accumulate = accumulate
-        oneColumn = n == 1 && transposedA && cStride == 1
-        tiles = path == .reference || k == 0 ? nil
-            : MatrixProduct.plan(m: m, n: n, k: k, aStride: aStride, transposedA: transposedA, bStride: bStride,
-                                 cStride: cStride, accumulate: accumulate, oneColumn: oneColumn)
+        precision = kernels.precision
+        let oneColumn = n == 1 && transposedA && cStride == 1
+        self.oneColumn = oneColumn
+        if kernels.path == .reference || k == 0 {
+            tiles = nil
+        } else if kernels.scratch != nil {
+            tiles = MatrixProduct.planBF16(m: m, n: n, k: k, cStride: cStride, accumulate: accumulate, oneColumn: oneColumn)
+        } else {
+            tiles = MatrixProduct.plan(m: m, n: n, k: k, aStride: aStride, transposedA: transposedA, bStride: bStride,
+                                       cStride: cStride, accumulate: accumulate, oneColumn: oneColumn)
+        }
+        bf16 = tiles == nil ? nil : kernels.scratch.map {
+            BF16Operands(m: m, n: n, k: k, oneColumn: oneColumn, holdsA: holdsA, scratch: $0)
+        }
     }
-
     private static func plan(m: Int, n: Int, k: Int, aStride: Int, transposedA: Bool, bStride: Int, cStride: Int,
                              accumulate: Bool, oneColumn: Bool) -> [Tile]? {
         var tiles: [Tile] = []
@@ -145,11 +185,51 @@ public struct MatrixProduct {
         return tiles
     }
 
+    /// The same tiles through libxsmm's bf16 kernels, over the converted operands (BF16Operands): the paired
+    /// one [k/2][width][2] (width n, or m for one column) and the plain one [width, k rounded up to even].
+    private static func planBF16(m: Int, n: Int, k: Int, cStride: Int, accumulate: Bool, oneColumn: Bool) -> [Tile]? {
+        let depth2 = (k + 1) / 2 * 2
+        var tiles: [Tile] = []
+        for row in stride(from: 0, to: m, by: tileRows) {
+            let rows = min(tileRows, m - row)
+            for column in stride(from: 0, to: n, by: tileColumns) {
+                let columns = min(tileColumns, n - column)
+                for depth in stride(from: 0, to: depth2, by: depthChunk) {
+                    let chunk = min(depthChunk, depth2 - depth)
+                    let beta: Float = accumulate || depth > 0 ? 1 : 0
+                    // As `plan`: C^T [columns, rows] += paired B^T [columns, chunk] plain op(A)^T [chunk, rows], or
+                    // C [rows, 1] += paired A [rows, chunk] plain B [chunk, 1].
+                    let kernel = oneColumn
+                        ? lstm_xsmm_bf16_dispatch(Int32(rows), 1, Int32(chunk), Int32(m), Int32(depth2), Int32(rows), beta)
+                        : lstm_xsmm_bf16_dispatch(Int32(columns), Int32(rows), Int32(chunk), Int32(n), Int32(depth2),
+                                                  Int32(cStride), beta)
+                    guard let kernel else { return nil }
+                    tiles.append(oneColumn
+                        ? Tile(kernel: kernel, a: depth * m + 2 * row, b: depth, c: row)
+                        : Tile(kernel: kernel, a: depth * n + 2 * column, b: row * depth2 + depth, c: row * cStride + column))
+                }
+            }
+        }
+        return tiles
+    }
+
+    /// Converts A, which the calls that follow read until the next `hold`, once (bf16 on libxsmm; planned with
+    /// `holdsA`). Elsewhere nothing to do: the calls read A itself.
+    @inline(__always)
+    public func hold(_ a: UnsafePointer<Float>) {
+        bf16?.hold(a, self)
+    }
+
     /// Runs the product on A, B and C at these addresses.
     @inline(__always)
     public func callAsFunction(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>) {
-        guard let tiles else { return referenceProduct(a, b, into: c) }
-        if oneColumn {
+        guard let tiles else {
+            return precision == .bf16 ? referenceBF16Product(a, b, into: c) : referenceProduct(a, b, into: c)
+        }
+        if let bf16 {
+            let (paired, plain) = bf16.convert(a, b, self)
+            for tile in tiles { lstm_xsmm_bf16_call(tile.kernel, paired + tile.a, plain + tile.b, c + tile.c) }
+        } else if oneColumn {
             for tile in tiles { lstm_xsmm_call(tile.kernel, a + tile.a, b + tile.b, c + tile.c) }
         } else {
             for tile in tiles { lstm_xsmm_call(tile.kernel, b + tile.b, a + tile.a, c + tile.c) }
@@ -167,7 +247,116 @@ public struct MatrixProduct {
             }
         }
     }
+
+    /// The bf16 reference: `referenceProduct` on operands rounded to bf16 as they are read. A product of two
+    /// bf16 values is exact in fp32, so only the order of the sums differs from the CPU's bf16 dot products.
+    private func referenceBF16Product(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                      into c: UnsafeMutablePointer<Float>) {
+        for i in 0 ..< m {
+            let row = c + i * cStride
+            if !accumulate { row.update(repeating: 0, count: n) }
+            for p in 0 ..< k {
+                let factor = bf16Rounded(transposedA ? a[p * aStride + i] : a[i * aStride + p]), bRow = b + p * bStride
+                for j in 0 ..< n { row[j] = row[j].addingProduct(factor, bf16Rounded(bRow[j])) }
+            }
+        }
+    }
 }
+
+/// x rounded to the nearest bf16 (ties to even), as an fp32.
+@inline(__always)
+func bf16Rounded(_ x: Float) -> Float {
+    Float(bitPattern: UInt32(lstm_bf16_round(x)) << 16)
+}
+
+/// The scratch a model's bf16 products convert their operands into before each call: one buffer for the
+/// paired operand and one for the plain, sized at plan time for the largest product (`reserve`), read at
+/// call time (so a later, larger reservation is seen).
+final class BF16Scratch {
+    private(set) var paired = UnsafeMutablePointer<UInt16>.allocate(capacity: 0)
+    private(set) var plain = UnsafeMutablePointer<UInt16>.allocate(capacity: 0)
+    private var pairedCapacity = 0, plainCapacity = 0
+
+    func reserve(paired pairedCount: Int, plain plainCount: Int) {
+        if pairedCount > pairedCapacity {
+            paired.deallocate()
+            paired = .allocate(capacity: pairedCount)
+            pairedCapacity = pairedCount
+        }
+        if plainCount > plainCapacity {
+            plain.deallocate()
+            plain = .allocate(capacity: plainCount)
+            plainCapacity = plainCount
+        }
+    }
+
+    deinit {
+        paired.deallocate()
+        plain.deallocate()
+    }
+}
+
+/// One bf16 product's operands in libxsmm's forms. Without one column: libxsmm's A is our B [k, n] paired
+/// along k, its B our op(A) [m, k] plain (rows k rounded up to even apart). With one column: its A is our A
+/// (stored [k, m]) paired along k, its B our B's column, plain. A held operand (`hold`) has its own buffer,
+/// kept from call to call; the rest go to the model's shared scratch on every call.
+final class BF16Operands {
+    private let depth2: Int, oneColumn: Bool
+    private let scratch: BF16Scratch
+    /// A converted by `hold`, and the address it was converted from.
+    private let held: UnsafeMutablePointer<UInt16>?
+    private var heldSource: UnsafePointer<Float>?
+
+    init(m: Int, n: Int, k: Int, oneColumn: Bool, holdsA: Bool, scratch: BF16Scratch) {
+        depth2 = (k + 1) / 2 * 2
+        self.oneColumn = oneColumn
+        self.scratch = scratch
+        let aSize = depth2 * m, bSize = depth2 * n
+        scratch.reserve(paired: oneColumn ? (holdsA ? 0 : aSize) : bSize, plain: oneColumn ? bSize : (holdsA ? 0 : aSize))
+        held = holdsA ? .allocate(capacity: aSize) : nil
+    }
+
+    deinit { held?.deallocate() }
+
+    func hold(_ a: UnsafePointer<Float>, _ product: MatrixProduct) {
+        guard let held else { preconditionFailure("this product was not planned to hold A") }
+        convertA(a, product, into: held)
+        heldSource = a
+    }
+
+    /// The converted operands of one call: (libxsmm's A, libxsmm's B).
+    @inline(__always)
+    func convert(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ product: MatrixProduct)
+        -> (paired: UnsafePointer<UInt16>, plain: UnsafePointer<UInt16>) {
+        let convertedA: UnsafeMutablePointer<UInt16>
+        if let held, heldSource == a {
+            convertedA = held
+        } else {
+            precondition(held == nil, "a held operand is read from the address it was held from")
+            convertedA = oneColumn ? scratch.paired : scratch.plain
+            convertA(a, product, into: convertedA)
+        }
+        let convertedB = oneColumn ? scratch.plain : scratch.paired
+        if oneColumn {
+            lstm_bf16_columns(b, product.k, 1, product.bStride, convertedB, depth2)
+        } else {
+            lstm_bf16_pairs(b, product.k, product.n, product.bStride, convertedB)
+        }
+        return oneColumn ? (UnsafePointer(convertedA), UnsafePointer(convertedB))
+                         : (UnsafePointer(convertedB), UnsafePointer(convertedA))
+    }
+
+    private func convertA(_ a: UnsafePointer<Float>, _ p: MatrixProduct, into target: UnsafeMutablePointer<UInt16>) {
+        if oneColumn {
+            lstm_bf16_pairs(a, p.k, p.m, p.aStride, target)  // stored [k, m]: pairs of its rows
+        } else if p.transposedA {
+            lstm_bf16_columns(a, p.k, p.m, p.aStride, target, depth2)
+        } else {
+            lstm_bf16_rows(a, p.m, p.k, p.aStride, target, depth2)
+        }
+    }
+}
+
 
 /// matrix [rows, columns] (row stride `sourceStride`) -> transposed [columns, rows] (row stride
 /// `targetStride`): libxsmm's out-of-place transpose (exact on every path: it only moves floats).

@@ -79,24 +79,27 @@ struct LayerProducts {
 
     /// `inputStride`: the row stride of X^T; `inputGradientStride`: of d(X^T), nil for none; `frozen`: plan a
     /// one-step window's forward products for the frozen copy.
-    init(_ s: LayerShape, inputStride: Int, inputGradientStride: Int?, path: KernelPath, frozen: Bool = false) {
+    init(_ s: LayerShape, inputStride: Int, inputGradientStride: Int?, kernels: ProductKernels, frozen: Bool = false) {
         precondition(!frozen || s.window == 1, "only a one-step window reads a frozen copy")
         let G = s.gates, H = s.units, I = s.inputs, columns = s.columns
         let asIs = s.window == 1, asStoredStride = asIs ? G : s.asStoredKernelsStride
         let forwardStride = frozen ? s.asStoredKernelsStride : asIs ? G : s.transposedKernelsStride
         readsFrozenCopy = frozen
+        // The products that read a kernel hold it (MatrixProduct.hold) for the window's steps.
         inputProjection = MatrixProduct(m: G, n: s.slots, k: I, aStride: forwardStride, transposedA: asIs,
-                                        bStride: inputStride, cStride: s.slots, path: path)
+                                        bStride: inputStride, cStride: s.slots, kernels: kernels, holdsA: true)
         recurrent = MatrixProduct(m: G, n: s.slots, k: H, aStride: forwardStride, transposedA: asIs,
-                                  bStride: s.stateStride, cStride: s.slots, accumulate: true, path: path)
+                                  bStride: s.stateStride, cStride: s.slots, accumulate: true, kernels: kernels,
+                                  holdsA: true)
         hiddenGradient = MatrixProduct(m: H, n: s.slots, k: G, aStride: asStoredStride, bStride: s.slots,
-                                       cStride: s.slots, path: path)
+                                       cStride: s.slots, kernels: kernels, holdsA: true)
         kernelGradient = MatrixProduct(m: I, n: G, k: columns, aStride: inputStride, bStride: s.transposedGateStride,
-                                       cStride: G, path: path)
+                                       cStride: G, kernels: kernels)
         recurrentKernelGradient = MatrixProduct(m: H, n: G, k: columns, aStride: s.stateStride,
-                                                bStride: s.transposedGateStride, cStride: G, path: path)
+                                                bStride: s.transposedGateStride, cStride: G, kernels: kernels)
         inputGradient = inputGradientStride.map {
-            MatrixProduct(m: I, n: s.slots, k: G, aStride: asStoredStride, bStride: s.slots, cStride: $0, path: path)
+            MatrixProduct(m: I, n: s.slots, k: G, aStride: asStoredStride, bStride: s.slots, cStride: $0,
+                          kernels: kernels, holdsA: true)
         }
     }
 }
@@ -167,6 +170,12 @@ func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: LayerInputs, 
         inputKernel = UnsafePointer(a.kernelCopies)
         recurrentKernel = UnsafePointer(a.kernelCopies + I)
     }
+    if !products.readsFrozenCopy {  // a frozen copy was held when it was made
+        clock.measure(\.matmul) {
+            if case .columns = inputs { products.inputProjection.hold(inputKernel) }
+            products.recurrent.hold(recurrentKernel)
+        }
+    }
     for t in 0 ..< s.window {
         clock.measure(\.matmul) {
             switch inputs {
@@ -203,6 +212,10 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
             copyKernelsAsStored(s, w, into: a.kernelCopies, includingInputKernel: inputGradientProduct != nil)
         }
         (inputKernel, recurrentKernel) = asStoredKernels(s, in: a.kernelCopies)
+    }
+    clock.measure(\.matmul) {
+        products.hiddenGradient.hold(recurrentKernel)
+        if inputGradient != nil { inputGradientProduct?.hold(inputKernel) }
     }
     a.stepProduct.update(repeating: 0, count: H * B)  // nothing flows back into the window's last step
     grads.bias.update(repeating: 0, count: G)

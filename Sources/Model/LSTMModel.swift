@@ -50,8 +50,9 @@ public final class LSTMModel {
     private let layerGradients: [LayerTensors]
     private let layerActivations: [LayerActivations]
     private var layerProducts: [LayerProducts]
-    private let kernelPath: KernelPath
-    public let precision: Precision
+    /// The kernel path and precision every product was planned with.
+    private let productKernels: ProductKernels
+    public var precision: Precision { productKernels.precision }
     /// Set by `freezeKernels`.
     private var kernelsFrozen = false
     /// The head's products over the top layer's outputs (OutputHead.swift).
@@ -132,19 +133,20 @@ public final class LSTMModel {
         }
         precondition(next == arena + plan.floats)
 
-        kernelPath = kernels
-        self.precision = precision
+        let productKernels = ProductKernels(path: kernels, precision: precision)
+        self.productKernels = productKernels
         layerShapes = shapes
         layerProducts = shapes.indices.map {
-            LSTMModel.planProducts(shapes, layer: $0, tokenInput: config.input.isTokens, path: kernels, frozen: false)
+            LSTMModel.planProducts(shapes, layer: $0, tokenInput: config.input.isTokens, kernels: productKernels,
+                                   frozen: false)
         }
         headProducts = HeadProducts(slots: B, window: T, inputs: H, outputs: K, inputStride: stateStride,
-                                    transposedStride: stride, path: kernels)
+                                    transposedStride: stride, kernels: productKernels)
 
         if case .tokens(let vocabulary, let width) = config.input,
            TokenProjection.pays(vocabulary: vocabulary, slots: B, window: T) {
             tokenProjection = TokenProjection(vocabulary: vocabulary, width: width, gates: G, slots: B, window: T,
-                                              path: kernels)
+                                              kernels: productKernels)
         } else {
             tokenProjection = nil
         }
@@ -172,11 +174,11 @@ public final class LSTMModel {
         activationArena.deallocate()
     }
 
-    private static func planProducts(_ shapes: [LayerShape], layer: Int, tokenInput: Bool, path: KernelPath,
+    private static func planProducts(_ shapes: [LayerShape], layer: Int, tokenInput: Bool, kernels: ProductKernels,
                                      frozen: Bool) -> LayerProducts {
         let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride
         return LayerProducts(shapes[layer], inputStride: layer == 0 ? stride : stateStride,
-                             inputGradientStride: layer > 0 ? stateStride : tokenInput ? stride : nil, path: path,
+                             inputGradientStride: layer > 0 ? stateStride : tokenInput ? stride : nil, kernels: kernels,
                              frozen: frozen)
     }
 
@@ -191,7 +193,10 @@ public final class LSTMModel {
             copyKernelsAsStored(layerShapes[layer], layerWeights[layer], into: layerActivations[layer].kernelCopies,
                                 includingInputKernel: true)
             layerProducts[layer] = LSTMModel.planProducts(layerShapes, layer: layer, tokenInput: config.input.isTokens,
-                                                          path: kernelPath, frozen: true)
+                                                          kernels: productKernels, frozen: true)
+            let (inputKernel, recurrentKernel) = asStoredKernels(layerShapes[layer], in: layerActivations[layer].kernelCopies)
+            layerProducts[layer].inputProjection.hold(inputKernel)
+            layerProducts[layer].recurrent.hold(recurrentKernel)
         }
         kernelsFrozen = true
     }

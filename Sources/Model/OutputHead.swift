@@ -36,17 +36,17 @@ struct HeadProducts {
     let transposedStride: Int
 
     init(slots: Int, window: Int, inputs H: Int, outputs K: Int, inputStride: Int, transposedStride: Int,
-         path: KernelPath) {
+         kernels: ProductKernels) {
         let columns = slots * window
         rows = columns
         outputs = K
         self.transposedStride = transposedStride
         forward = MatrixProduct(m: columns, n: K, k: H, aStride: inputStride, transposedA: true, bStride: K,
-                                cStride: K, path: path)
+                                cStride: K, kernels: kernels)
         kernelGradient = MatrixProduct(m: H, n: K, k: columns, aStride: inputStride, bStride: K, cStride: K,
-                                       path: path)
+                                       kernels: kernels)
         inputGradient = MatrixProduct(m: H, n: columns, k: K, aStride: K, bStride: transposedStride,
-                                      cStride: inputStride, path: path)
+                                      cStride: inputStride, kernels: kernels)
     }
 }
 

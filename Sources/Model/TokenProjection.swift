@@ -35,17 +35,18 @@ public final class TokenProjection {
     /// [T*B] each column's row of the table: its token, or V where the column is masked.
     private let lookup: UnsafeMutableBufferPointer<Int32>
 
-    init(vocabulary: Int, width: Int, gates: Int, slots: Int, window: Int, path: KernelPath) {
+    init(vocabulary: Int, width: Int, gates: Int, slots: Int, window: Int, kernels: ProductKernels) {
         self.vocabulary = vocabulary
         self.width = width
         self.gates = gates
         self.slots = slots
         columns = slots * window
         let V = vocabulary, E = width, G = gates
-        tableProduct = MatrixProduct(m: G, n: V, k: E, aStride: G, transposedA: true, bStride: V, cStride: V + 1, path: path)
+        tableProduct = MatrixProduct(m: G, n: V, k: E, aStride: G, transposedA: true, bStride: V, cStride: V + 1,
+                                     kernels: kernels)
         kernelGradientProduct = MatrixProduct(m: E, n: G, k: V, aStride: E, transposedA: true, bStride: G, cStride: G,
-                                              path: path)
-        embeddingGradientProduct = MatrixProduct(m: V, n: E, k: G, aStride: G, bStride: E, cStride: E, path: path)
+                                              kernels: kernels)
+        embeddingGradientProduct = MatrixProduct(m: V, n: E, k: G, aStride: G, bStride: E, cStride: E, kernels: kernels)
         tableTransposed = .zeroed(G * (V + 1))
         transposedScratch = .zeroed(max(V, G) * E)
         tableGradient = .zeroed(V * G)
