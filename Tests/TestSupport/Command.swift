@@ -26,14 +26,17 @@ public enum LSTMDist {
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lstm-dist").path
     }
 
-    /// Runs `lstm-dist ARGUMENTS`, under `mpirun -n RANKS` when `ranks` is given.
-    public static func run(_ arguments: [String], ranks: Int? = nil, timeout: Double = 300) throws -> CommandResult {
-        try start(arguments, ranks: ranks).wait(timeout: timeout)
+    /// Runs `lstm-dist ARGUMENTS`, under `mpirun -n RANKS` when `ranks` is given, with `environment` added to the
+    /// test's (mpirun passes it on to the ranks it starts on this host).
+    public static func run(_ arguments: [String], ranks: Int? = nil, environment: [String: String] = [:],
+                           timeout: Double = 300) throws -> CommandResult {
+        try start(arguments, ranks: ranks, environment: environment).wait(timeout: timeout)
     }
 
-    public static func start(_ arguments: [String], ranks: Int? = nil) throws -> RunningCommand {
+    public static func start(_ arguments: [String], ranks: Int? = nil, environment: [String: String] = [:]) throws
+        -> RunningCommand {
         let command = ranks.map { ["mpirun", "-n", "\($0)", binary] } ?? [binary]
-        return try RunningCommand(command + arguments)
+        return try RunningCommand(command + arguments, environment: environment)
     }
 
     /// Runs `lstm-dist ARGUMENTS` across two network-namespace hosts (scripts/two-hosts.sh),
@@ -51,7 +54,7 @@ public final class RunningCommand {
     private let stdoutPath: String
     private let stderrPath: String
 
-    public init(_ command: [String]) throws {
+    public init(_ command: [String], environment: [String: String] = [:]) throws {
         self.command = command
         let base = NSTemporaryDirectory() + "lstm-dist-command-" + UUID().uuidString
         (stdoutPath, stderrPath) = (base + ".out", base + ".err")
@@ -59,7 +62,7 @@ public final class RunningCommand {
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
-        process.environment = Self.childEnvironment()
+        process.environment = Self.childEnvironment().merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         process.standardInput = FileHandle.nullDevice
