@@ -11,22 +11,29 @@
 # 1. A grid of learning rate x dropout, each point trained --grid-minutes on each side and
 #    scored on the validation text; each side keeps its own best point.
 # 2. That point trained --minutes (default 10) on each side; both test bits per character.
+# 3. Precision (issue 27): lstm-dist's point trained again for exactly --equal-steps steps (default:
+#    the steps of its run in 2) in fp32 and in bf16 (`--precision`), from the same seed; both
+#    validation bits per character, each scored in the precision it trained in. Where lstm-dist
+#    refuses bf16 (a CPU without AVX512_BF16), the bf16 run is skipped with its one-line reason.
 # lstm-dist is stopped by SIGUSR1 at the deadline (it checkpoints and exits); PyTorch checks the
 # clock every step. Scoring is outside the budget. PyTorch lives in .venv-bench (shared with
 # scripts/bench-vs-pytorch.sh), installed on first use; nothing here is part of the tests.
 #
 # Usage: scripts/bench-quality.sh [--minutes M] [--grid-minutes G] [--lr A,B] [--dropout P,Q]
-# (defaults: 10, 2, 0.002,0.005, 0,0.2). A full run takes 2 x (grid points x G + M) minutes.
+#        [--equal-steps N]
+# (defaults: 10, 2, 0.002,0.005, 0,0.2). A full run takes 2 x (grid points x G + M) minutes, and
+# then the two runs of N steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-minutes=10 grid_minutes=2 rates=0.002,0.005 dropouts=0,0.2
+minutes=10 grid_minutes=2 rates=0.002,0.005 dropouts=0,0.2 equal_steps=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --minutes) minutes=$2; shift 2 ;;
         --grid-minutes) grid_minutes=$2; shift 2 ;;
         --lr) rates=$2; shift 2 ;;
         --dropout) dropouts=$2; shift 2 ;;
-        *) echo "usage: $0 [--minutes M] [--grid-minutes G] [--lr A,B,...] [--dropout P,Q,...]" >&2; exit 2 ;;
+        --equal-steps) equal_steps=$2; shift 2 ;;
+        *) echo "usage: $0 [--minutes M] [--grid-minutes G] [--lr A,B,...] [--dropout P,Q,...] [--equal-steps N]" >&2; exit 2 ;;
     esac
 done
 torch_version=2.15.0 numpy_version=2.4.6
@@ -87,6 +94,17 @@ lstm_dist() {  # lr dropout minutes name
     echo "${scores[0]} ${scores[1]} $(basename "$checkpoint" .h5 | sed 's/ckpt-0*//')"
 }
 
+# lstm-dist for exactly STEPS steps in PRECISION, then bits per character of the validation set,
+# scored in the same precision. Prints "VALID".
+lstm_dist_steps() {  # lr dropout steps precision name
+    local directory="$work/$5"
+    mpirun -n 2 --bind-to core "$bin" train "$work/train.h5" "${model[@]}" --slots 16 --epochs 1000 \
+        --lr "$1" --dropout "$2" --max-steps "$3" --precision "$4" --checkpoint-dir "$directory" >"$directory.out" 2>&1 \
+        || { cat "$directory.out" >&2; return 1; }
+    "$bin" evaluate "$directory/$(printf 'ckpt-%08d.h5' "$3")" "$work/valid.h5" --precision "$4" --json \
+        | python3 -c 'import json, sys; print("%.3f" % json.load(sys.stdin)["train"]["bits_per_char"])'
+}
+
 torch_run() {  # lr dropout minutes
     "$venv/bin/python" scripts/bench_quality_torch.py "$work/train.txt" "$work/valid.txt" "$work/test.txt" \
         --lr "$1" --dropout "$2" --minutes "$3" --threads 2 \
@@ -106,9 +124,23 @@ for lr in ${rates//,/ }; do
     done
 done
 
-read -r _ lr dropout <<<"$best_lstm"
-read -r _ test steps < <(lstm_dist "$lr" "$dropout" "$minutes" final)
-echo "lstm-dist, 2 ranks x 16 slots, lr $lr dropout $dropout, $minutes min: test $test bits/char ($steps steps)"
+read -r _ lstm_lr lstm_dropout <<<"$best_lstm"
+read -r _ test lstm_steps < <(lstm_dist "$lstm_lr" "$lstm_dropout" "$minutes" final)
+echo "lstm-dist, 2 ranks x 16 slots, lr $lstm_lr dropout $lstm_dropout, $minutes min: test $test bits/char ($lstm_steps steps)"
 read -r _ lr dropout <<<"$best_torch"
 read -r _ test steps < <(torch_run "$lr" "$dropout" "$minutes")
 echo "PyTorch $torch_version, 2 threads, lr $lr dropout $dropout, $minutes min: test $test bits/char ($steps steps)"
+
+steps=${equal_steps:-$lstm_steps}
+echo "lstm-dist in both precisions at equal steps: lr $lstm_lr dropout $lstm_dropout, $steps steps each, 2 ranks x 16 slots"
+valid32=$(lstm_dist_steps "$lstm_lr" "$lstm_dropout" "$steps" fp32 equal-fp32)
+echo "  fp32: validation $valid32 bits/char"
+# lstm-dist's own check decides (CPUID and the kernel path): a zero-length generate from the
+# final checkpoint, which stops with its one Error: line where bf16 cannot run.
+final=$(ls "$work"/final/ckpt-*.h5 | sort | tail -1)
+if refusal=$("$bin" generate "$final" --length 0 --precision bf16 2>&1 >/dev/null); then
+    valid16=$(lstm_dist_steps "$lstm_lr" "$lstm_dropout" "$steps" bf16 equal-bf16)
+    echo "  bf16: validation $valid16 bits/char ($(python3 -c "print('%+.3f' % ($valid16 - $valid32))") against fp32; target within 0.02)"
+else
+    echo "  bf16: skipped: ${refusal#Error: }"
+fi

@@ -49,8 +49,11 @@ public final class CheckpointModel {
     /// Collective. Rank 0 reads the checkpoint and refuses a dataset the model does not fit and
     /// a rank count that does not divide S; every rank then receives the weights. A dataset
     /// without targets (task "none") is refused for `use` when it `needsTargets` (evaluate),
-    /// before the checkpoint is read, and otherwise must match the model's inputs only.
-    public init(checkpoint path: String, dataset: String, comm: Communicator, use: String = "evaluate", needsTargets: Bool = true) throws {
+    /// before the checkpoint is read, and otherwise must match the model's inputs only. `precision`:
+    /// the products' arithmetic (from the checkpoint's fp32 weights either way), already checked to
+    /// run here (`Precision.check`).
+    public init(checkpoint path: String, dataset: String, comm: Communicator, use: String = "evaluate", needsTargets: Bool = true,
+                precision: Precision = .fp32) throws {
         let reader = try DatasetReader(path: dataset)
         if needsTargets { try DataSignature.requireTargets(reader.header, path: dataset, for: use) }
         header = reader.header
@@ -77,7 +80,7 @@ public final class CheckpointModel {
 
         let slotsPerRank = globalSlots / comm.size
         let modelConfig = decision.plan.modelConfig(for: decision.signature)
-        let model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: window(decision.plan))
+        let model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: window(decision.plan), precision: precision)
         try Checkpoint.broadcast("model", of: checkpoint, into: model.parameters, layout: model.parameterLayout, comm: comm)
         evaluation = Evaluation(model: model, batch: WindowBatch(config: modelConfig, slots: slotsPerRank, window: window(decision.plan)),
                                 reader: reader, globalSlots: globalSlots, comm: comm)

@@ -68,7 +68,7 @@ public final class Forecaster {
         self.targetFeatures = targetFeatures
         heldFeatures = (0 ..< header.features).filter { !targetFeatures.contains($0) }
         let model = source.model
-        roll = LSTMModel(config: model.config, slots: model.slots, window: 1)
+        roll = LSTMModel(config: model.config, slots: model.slots, window: 1, precision: model.precision)
         _ = roll.parameters.update(fromContentsOf: model.parameters)
         roll.freezeKernels()
         rollBatch = WindowBatch(config: model.config, slots: model.slots, window: 1)

@@ -40,9 +40,10 @@ public struct SavedNetwork {
         vocab = saved.data.vocab
     }
 
-    /// A model of `slots` x `window` holding the checkpoint's weights, every slot at zero state.
-    public func makeModel(slots: Int, window: Int) -> LSTMModel {
-        let model = LSTMModel(config: modelConfig, slots: slots, window: window)
+    /// A model of `slots` x `window` holding the checkpoint's weights, every slot at zero state, its
+    /// products in `precision` (checked to run here).
+    public func makeModel(slots: Int, window: Int, precision: Precision = .fp32) -> LSTMModel {
+        let model = LSTMModel(config: modelConfig, slots: slots, window: window, precision: precision)
         for spec in model.parameterLayout.tensors {
             _ = UnsafeMutableBufferPointer(rebasing: model.parameters[spec.offset ..< spec.offset + spec.count])
                 .update(fromContentsOf: checkpoint.tensors["model/" + spec.name]!.values)

@@ -19,7 +19,8 @@ public final class TextGenerator {
 
     /// Refuses a checkpoint that is not a character model, and a slot it does not have.
     /// - Parameter slot: the global slot whose saved state to start from; nil for zero state.
-    public init(_ network: SavedNetwork, fromSlot slot: Int?) throws {
+    /// - Parameter precision: of the model's products, checked to run here (`Precision.check`).
+    public init(_ network: SavedNetwork, fromSlot slot: Int?, precision: Precision = .fp32) throws {
         let path = network.path
         let problem: String? = switch true {
         case network.inputKind != .tokens: "it reads feature inputs"
@@ -43,7 +44,7 @@ public final class TextGenerator {
         }
         self.network = network
         tokens = Dictionary(characters.enumerated().map { ($1.unicodeScalars.first!, Int32($0)) }) { first, _ in first }
-        model = network.makeModel(slots: 1, window: 1)
+        model = network.makeModel(slots: 1, window: 1, precision: precision)
         model.freezeKernels()
         batch = WindowBatch(config: model.config, slots: 1, window: 1)
         candidates = Array(0 ..< characters.count)

@@ -7,7 +7,8 @@ import Storage
 /// `/optimizer`, `/state`) and the dataset's vocabulary, normalisation and target origin travel
 /// beside it in Storage's `Checkpoint`.
 public struct CheckpointRecord {
-    /// `config`: the run's plan, as JSON (its architecture and recipe under `shape`).
+    /// `config`: the run's plan, as JSON (its architecture and recipe under `shape`). Its precision is
+    /// also the root attribute `precision`, for readers of the file that do not parse the config.
     public var plan: TrainingPlan
     /// `ranks` of the run that wrote it; `slots_per_rank` is the plan's.
     var ranks: Int
@@ -58,6 +59,7 @@ public struct CheckpointRecord {
             "task": .string(data.task.rawValue),
             "target_kind": .string(data.targetKind.rawValue),
             "dataset_fingerprint": .string(fingerprint),
+            "precision": .string(plan.precision.rawValue),
         ]
         attributes["run_id"] = runID.map { .string($0) }
         attributes["init_from_run_id"] = origin?.runID.map { .string($0) }
@@ -91,6 +93,10 @@ extension CheckpointRecord {
         }
         guard slots == plan.slotsPerRank else {
             throw TrainingError("\(path): attribute slots_per_rank \(slots) disagrees with its config's \(plan.slotsPerRank)")
+        }
+        // Absent from checkpoints written before bf16, which all trained in fp32 (so does their config).
+        if let precision: Precision = try attributes.optionalEnumeration("precision"), precision != plan.precision {
+            throw TrainingError("\(path): attribute precision \(precision.rawValue) disagrees with its config's \(plan.precision.rawValue)")
         }
         var monitor = MonitorState()
         if let best = try attributes.optionalDouble("best_monitored_loss") { monitor.best = best.isFinite ? best : nil }
@@ -184,6 +190,12 @@ private struct Attributes {
         return value
     }
 
+    /// The same, nil when the attribute is absent.
+    func optionalEnumeration<Value: RawRepresentable<String>>(_ name: String) throws -> Value? {
+        guard values[name] != nil else { return nil }
+        return try enumeration(name) as Value
+    }
+
     private func required<Value>(_ name: String, _ read: (String) throws -> Value?, _ expected: String) throws -> Value {
         guard let value = try read(name) else { throw missing(name, expected) }
         return value
@@ -199,7 +211,7 @@ private struct Attributes {
 extension TrainingPlan: Codable {
     /// The JSON keys, snake_case as docs/checkpoints.md shows them.
     private enum Keys: String, CodingKey {
-        case dataset, shape, epochs, log, tensorboard, validation, keep, patience
+        case dataset, shape, epochs, log, tensorboard, validation, keep, patience, precision
         case slotsPerRank = "slots_per_rank", maxSteps = "max_steps", learningRate = "learning_rate", clipNorm = "clip_norm"
         case checkpointDirectory = "checkpoint_directory", checkpointEvery = "checkpoint_every", keepBest = "keep_best"
     }
@@ -231,6 +243,7 @@ extension TrainingPlan: Codable {
         try container.encodeIfPresent(maxSteps, forKey: .maxSteps)
         try container.encode(learningRate, forKey: .learningRate)
         try container.encodeIfPresent(clipNorm, forKey: .clipNorm)
+        try container.encode(precision, forKey: .precision)
         try container.encodeIfPresent(validation, forKey: .validation)
         try container.encodeIfPresent(log, forKey: .log)
         try container.encodeIfPresent(tensorboard, forKey: .tensorboard)
@@ -242,7 +255,7 @@ extension TrainingPlan: Codable {
     }
 
     /// Sizes must be positive; the recipe fields added after version 1 (dropout, weight decay,
-    /// schedule, warm-up, minimum rate) default to what runs before them trained with.
+    /// schedule, warm-up, minimum rate) and the precision default to what runs before them trained with.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Keys.self)
         let shape = try container.nestedContainer(keyedBy: ShapeKeys.self, forKey: .shape)
@@ -269,6 +282,7 @@ extension TrainingPlan: Codable {
         maxSteps = try container.decodeIfPresent(Int.self, forKey: .maxSteps)
         learningRate = try container.decode(Float.self, forKey: .learningRate)
         clipNorm = try container.decodeIfPresent(Float.self, forKey: .clipNorm)
+        precision = try container.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
         validation = try container.decodeIfPresent(String.self, forKey: .validation)
         log = try container.decodeIfPresent(String.self, forKey: .log)
         tensorboard = try container.decodeIfPresent(String.self, forKey: .tensorboard)

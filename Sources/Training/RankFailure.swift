@@ -30,3 +30,19 @@ extension Communicator {
         throw try agreeOnFailure(failure)
     }
 }
+
+extension Communicator {
+    /// Collective: a start-up check of this rank's own machine (its CPU), run on every rank before any
+    /// work, so that all ranks continue or all leave. When every rank fails, each throws its own error
+    /// (rank 0 reports it once); when only some do, a `RankFailure` that the lowest failing rank reports.
+    public func requireOnEveryRank(_ check: () throws -> Void) throws {
+        var failure: Error?
+        do { try check() } catch { failure = error }
+        if size == 1, let failure { throw failure }
+        guard size > 1 else { return }
+        let failed = try allreduceSum(failure == nil ? 0 : 1)
+        if failed == 0 { return }
+        if let failure, Int(failed) == size { throw failure }
+        throw try agreeOnFailure(failure)
+    }
+}

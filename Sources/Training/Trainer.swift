@@ -69,6 +69,8 @@ public final class Trainer {
     public let resumedFrom: String?
     /// The checkpoint whose weights a fine-tuned run (`--init-from`) started from.
     public let initializedFrom: String?
+    /// The precision the resumed checkpoint was trained in (the plan's may differ: `--precision` on resume).
+    public let resumedPrecision: Precision?
     private let batch: WindowBatch
     private let feeder: StreamFeeder
     private let validation: DatasetReader?
@@ -83,6 +85,8 @@ public final class Trainer {
     /// or from `request.resume` (a checkpoint path, or "latest" in the checkpoint directory).
     /// Every rank must call it; failures are the same on every rank.
     public init(request: TrainingRequest, comm: Communicator) throws {
+        // Every rank's CPU must run the products asked for; refused before anything is read.
+        try comm.requireOnEveryRank { try request.precision?.check() }
         let reader = try DatasetReader(path: request.dataset)
         try DataSignature.requireTargets(reader.header, path: request.dataset, for: "train")
         header = reader.header
@@ -93,7 +97,15 @@ public final class Trainer {
             ?? TrainingPlan(fresh: request, header: header, ranks: comm.size, initial: initial?.decision.architecture)
         self.plan = plan
         resumedFrom = restored?.decision.path
+        resumedPrecision = restored?.decision.savedPrecision
         initializedFrom = initial?.decision.path
+        if let restored, request.precision == nil {
+            try comm.requireOnEveryRank {
+                do { try plan.precision.check() } catch {
+                    throw TrainingError("\(restored.decision.path) was trained with --precision \(plan.precision.rawValue), which a resume keeps unless given: \(error)")
+                }
+            }
+        }
         // Rank 0 alone reads the folder and the dataset's fingerprint (a resume has both already).
         let identity = try restored?.decision.identity ?? comm.decidedByRoot {
             RunIdentity(folder: try RunFolder.fresh(plan.checkpoints.directory), fingerprint: try reader.fingerprint(),
@@ -118,7 +130,8 @@ public final class Trainer {
         }
         let recipe = plan.recipe
         model = LSTMModel(config: modelConfig, slots: slotsPerRank, window: layout.window, gradientTrailer: GradientTrailer.count,
-                          dropout: recipe.dropout > 0 ? Dropout(rate: recipe.dropout, seed: recipe.seed, firstGlobalSlot: comm.rank * slotsPerRank) : nil)
+                          dropout: recipe.dropout > 0 ? Dropout(rate: recipe.dropout, seed: recipe.seed, firstGlobalSlot: comm.rank * slotsPerRank) : nil,
+                          precision: plan.precision)
         learningRates = LearningRatePlan(plan, stepsPerEpoch: layout.stepsPerEpoch)
         optimizer = makeOptimizer(plan, parameterCount: model.parameterLayout.count)
         update = ParameterUpdate(optimizer: optimizer, clipNorm: plan.clipNorm,

@@ -102,6 +102,8 @@ struct RestoredCheckpoint {
         var path: String
         /// The resumed run's plan.
         var plan: TrainingPlan
+        /// The checkpoint's precision, which the plan's replaces when `--precision` is given.
+        var savedPrecision: Precision
         var position: TrainingPosition
         var iterations: Int
         var identity: RunIdentity
@@ -157,7 +159,7 @@ struct RestoredCheckpoint {
         if plan.recipe.lrSchedule == .plateau, request.learningRate == nil, position.globalStep >= plan.recipe.warmup {
             position.monitor.plateauRate = record.learningRate
         }
-        return Decision(path: path, plan: plan, position: position, iterations: record.iterations,
+        return Decision(path: path, plan: plan, savedPrecision: record.plan.precision, position: position, iterations: record.iterations,
                         identity: RunIdentity(folder: .resumed(plan.checkpoints.directory, runID: record.runID), fingerprint: fingerprint,
                                               origin: record.origin))
     }

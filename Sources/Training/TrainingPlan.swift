@@ -55,6 +55,8 @@ public struct TrainingRequest: Sendable {
     public var maxSteps: Int?
     public var learningRate: Float?
     public var clipNorm: Float?
+    /// The products' arithmetic; a resume may change it.
+    public var precision: Precision?
     public var validation: String?
     public var log: String?
     public var tensorboard: String?
@@ -170,6 +172,9 @@ public struct TrainingPlan: Sendable, Equatable {
     public var learningRate: Float
     /// Clip gradients to this global norm.
     public var clipNorm: Float?
+    /// The products' arithmetic (weights, gradients, moments and state are fp32 whatever it is); also the
+    /// checkpoint's root attribute `precision`.
+    public var precision: Precision
     public var validation: String?
     public var log: String?
     /// `--tensorboard DIR`: TensorBoard event files, written by rank 0.
@@ -205,6 +210,7 @@ public struct TrainingPlan: Sendable, Equatable {
         maxSteps = request.maxSteps
         learningRate = request.learningRate ?? optimizer.defaultLearningRate
         clipNorm = request.clipNorm
+        precision = request.precision ?? .fp32
         validation = request.validation == TrainingRequest.noValidation ? nil : request.validation
         log = request.log
         tensorboard = request.tensorboard
@@ -245,6 +251,7 @@ public struct TrainingPlan: Sendable, Equatable {
         maxSteps = request.maxSteps
         learningRate = request.learningRate ?? saved.learningRate
         clipNorm = request.clipNorm ?? saved.clipNorm
+        precision = request.precision ?? saved.precision
         log = request.log ?? saved.log
         tensorboard = request.tensorboard ?? saved.tensorboard
         let validates = request.validation != TrainingRequest.noValidation

@@ -59,19 +59,26 @@ struct ModelBench: ParsableCommand {
     @Flag(help: "Print one JSON object of the figures instead of text.")
     var json = false
 
+    @Option(help: "fp32, or bf16 (the model's products with bf16 operands and fp32 sums; needs AVX512_BF16, or LSTM_DIST_KERNELS=reference).")
+    var precision: Precision = .fp32
+
     func run() throws {
+        try precision.check()
         let cpu = CPUDescription.current
-        let peak = Peak.measure()
+        let peak = Peak.measure(precision: precision)
         var figures: [String: Any] = [
-            "cpu_model": cpu.model, "cpu_flags": cpu.flags, "kernels": KernelPath.active.rawValue,
+            "cpu_model": cpu.model, "cpu_flags": cpu.flags, "kernels": KernelPath.active.rawValue, "precision": precision.rawValue,
+            "peak_precision": peak.precision.rawValue,
             "libxsmm_target": KernelPath.libxsmmTarget, "openblas_core": peak.openBLASCore,
             "openblas_coretype_set": ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "",
             "peak_gflops": peak.best, "openblas_gflops": peak.openBLAS, "libxsmm_gflops": peak.libxsmm,
         ]
         if !json {
-            print("CPU: \(cpu.model); model kernels: \(KernelPath.active.rawValue) (libxsmm target \(KernelPath.libxsmmTarget))")
+            print("CPU: \(cpu.model); model kernels: \(KernelPath.active.rawValue) (libxsmm target \(KernelPath.libxsmmTarget)); products in \(precision.rawValue)")
+            let openBLAS = peak.precision == .fp32
+                ? "OpenBLAS (\(peak.openBLASCore) kernels) \(format(peak.openBLAS, 1)) GFLOP/s" : "OpenBLAS not measured (no bf16 product)"
             print("""
-                single-thread 2048^3, best of 6: OpenBLAS (\(peak.openBLASCore) kernels) \(format(peak.openBLAS, 1)) GFLOP/s, \
+                single-thread 2048^3 (\(peak.precision.rawValue)), best of 6: \(openBLAS), \
                 model kernels \(format(peak.libxsmm, 1)) GFLOP/s; peak \(format(peak.best, 1))
                 """)
         }
@@ -102,7 +109,7 @@ struct ModelBench: ParsableCommand {
     struct Measurement { var tokensPerSecond = 0.0, windows = 0, matmulShare = 0.0, gatesShare = 0.0 }
 
     func measureTraining(_ benchCase: BenchCase) -> Measurement {
-        let model = LSTMModel(config: benchCase.config, slots: benchCase.slots, window: benchCase.window)
+        let model = LSTMModel(config: benchCase.config, slots: benchCase.slots, window: benchCase.window, precision: precision)
         model.initialize(seed: 1)
         let batch = WindowBatch(config: benchCase.config, slots: benchCase.slots, window: benchCase.window)
         var random = SystemRandomNumberGenerator()
@@ -160,12 +167,15 @@ struct CPUDescription {
 
 /// Single-thread GFLOP/s at 2048^3 (best of 6 each; the best run, not a median dragged down by
 /// neighbours' cache traffic, is the conservative divisor): OpenBLAS's sgemm with the kernels it
-/// picked, and the model's product kernels; the peak is the better of the two.
+/// picked, and the model's product kernels; the peak is the better of the two. In bf16, the model's
+/// bf16 product kernels alone (OpenBLAS has no bf16 product here): the peak bf16 figures divide by.
 struct Peak {
     var openBLAS = 0.0, libxsmm = 0.0, openBLASCore = ""
+    /// The arithmetic of the products the peak was measured with.
+    var precision = Precision.fp32
     var best: Double { max(openBLAS, libxsmm) }
 
-    static func measure(size n: Int = 2048) -> Peak {
+    static func measure(size n: Int = 2048, precision: Precision = .fp32) -> Peak {
         openblas_set_num_threads(1)
         let stride = n + 16  // an odd number of cache lines, as the model pads its rows
         let a = [Float](repeating: 0.5, count: n * stride), b = [Float](repeating: 0.25, count: n * stride)
@@ -178,12 +188,15 @@ struct Peak {
             }.max()!
         }
         var peak = Peak()
+        peak.precision = precision
         peak.openBLASCore = String(cString: openblas_get_corename())
-        peak.openBLAS = bestRate {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(n), blasint(n),
-                        1, a, blasint(stride), b, blasint(stride), 0, &c, blasint(stride))
+        if precision == .fp32 {
+            peak.openBLAS = bestRate {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(n), blasint(n), blasint(n),
+                            1, a, blasint(stride), b, blasint(stride), 0, &c, blasint(stride))
+            }
         }
-        let product = MatrixProduct(m: n, n: n, k: n, aStride: stride, bStride: stride, cStride: stride)
+        let product = MatrixProduct(m: n, n: n, k: n, aStride: stride, bStride: stride, cStride: stride, precision: precision)
         peak.libxsmm = bestRate {
             a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
@@ -201,5 +214,7 @@ extension Duration {
 
 func format(_ value: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", value) }
 func percent(_ fraction: Double) -> String { format(100 * fraction, 1) + "%" }
+
+extension Precision: ExpressibleByArgument {}
 
 LSTMBench.main()

@@ -69,6 +69,9 @@ struct CheckpointSummary: CustomStringConvertible {
             "  run         \(attribute("ranks")) ranks x \(attribute("slots_per_rank")) slots; \(attribute("task")), per-\(attribute("target_kind")) targets",
             "  loss        \(attribute("loss"))" + (checkpoint.attributes["val_loss"] != nil ? "  (validation \(attribute("val_loss")))" : ""),
             "  dataset     \(attribute("dataset_fingerprint"))",
+            // Checkpoints written before bf16 have no precision attribute: they trained in fp32.
+            "  precision   " + (checkpoint.attributes["precision"] == nil ? "fp32 (no precision attribute)" : attribute("precision"))
+                + "; weights and optimizer state fp32",
             "  config      \(attribute("config"))",
             "  parameters  \(parameters.reduce(0) { $0 + $1.shape.reduce(1, *) })",
         ]

@@ -3,17 +3,21 @@ import Comm
 import Inference
 import Training
 
-/// The checkpoint and dataset that `evaluate` and `predict` read.
+/// The checkpoint and dataset that `evaluate`, `predict` and `forecast` read, and the precision of
+/// the model's products.
 struct CheckpointAndDataset: ParsableArguments {
     @Argument(help: "A checkpoint written by `lstm-dist train`.") var checkpoint: String
     @Argument(help: "A dataset packed like the training file (`pack --like`).") var dataset: String
+    @OptionGroup var precision: PrecisionOption
 
-    /// Collective: a refusal (a dataset the model does not fit, a rank count that does not divide
-    /// the checkpoint's global slots, a dataset without targets for a `use` that `needsTargets`)
-    /// ends every rank with rank 0's one line.
+    /// Collective: a refusal (`--precision` on a CPU without it, a dataset the model does not fit, a
+    /// rank count that does not divide the checkpoint's global slots, a dataset without targets for a
+    /// `use` that `needsTargets`) ends every rank with one line.
     func load(_ comm: MPICommunicator, for use: String, needsTargets: Bool) throws -> CheckpointModel {
+        let precision = try precision.checked(comm)
         do {
-            return try CheckpointModel(checkpoint: checkpoint, dataset: dataset, comm: comm, use: use, needsTargets: needsTargets)
+            return try CheckpointModel(checkpoint: checkpoint, dataset: dataset, comm: comm, use: use, needsTargets: needsTargets,
+                                       precision: precision)
         } catch {
             throw comm.failTogether(error)
         }

@@ -27,15 +27,17 @@ struct GenerateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Start from this global slot's saved state (0 to S-1).") var fromSlot: Int?
     @Option(help: "The file to write (default: stdout, followed by a newline).") var out: String?
     @Flag(help: "Replace an existing output file.") var force = false
+    @OptionGroup var precision: PrecisionOption
 
     func run() throws {
+        try precision.resolved.check()
         if prime != nil && primeFile != nil { throw InferenceError("give --prime or --prime-file, not both") }
         guard length >= 0 else { throw InferenceError("--length must be 0 or more, not \(length)") }
         guard temperature.isFinite, temperature >= 0 else { throw InferenceError("--temperature must be 0 or more, not \(temperature)") }
         if let topK, topK < 1 { throw InferenceError("--top-k must be 1 or more, not \(topK)") }
         if let out { try AtomicOutput.checkDestination(out, force: force) }
 
-        let generator = try TextGenerator(SavedNetwork(path: checkpoint), fromSlot: fromSlot)
+        let generator = try TextGenerator(SavedNetwork(path: checkpoint), fromSlot: fromSlot, precision: precision.resolved)
         let primeText = try primeFile.map(readText) ?? prime ?? ""
         let primeTokens = try generator.tokens(of: primeText, source: primeFile ?? "--prime")
         let started = Date()

@@ -6,9 +6,14 @@ import Training
 /// How a command under mpirun fails, depending on who can see the failure.
 extension MPICommunicator {
     /// A failure every rank meets alike (a bad dataset, a bad flag): printed once by rank 0,
-    /// then every rank leaves MPI cleanly and exits 1.
+    /// then every rank leaves MPI cleanly and exits 1. A `RankFailure` (some ranks failed a check
+    /// of their own machine) is printed, with its rank, by the rank that met it.
     func failTogether(_ error: Error) -> ExitCode {
-        if isRoot { printError(error) }
+        if let failure = error as? RankFailure {
+            if let local = failure.local { printError(size > 1 ? "rank \(rank): \(local)" : local) }
+        } else if isRoot {
+            printError(error)
+        }
         try? finalize()
         return ExitCode.failure
     }

@@ -25,6 +25,7 @@ final class ProgressPrinter {
           \(ranks) rank\(ranks == 1 ? "" : "s") x \(plan.slotsPerRank) slots = \(layout.globalSlots) global slots; \
         window \(layout.window), \(layout.windowsPerRow) per row, \(layout.stepsPerEpoch) steps per epoch; reset per \(plan.recipe.reset.rawValue)
           model: \(plan.architecture.layers) x LSTM(\(plan.architecture.hidden)), \(trainer.model.parameterLayout.count) parameters; \(plan.recipe.optimizer.rawValue), lr \(plan.learningRate)\(regularisation)
+          precision: \(precision)
         """)
     }
 
@@ -65,6 +66,13 @@ final class ProgressPrinter {
             say("checkpoint: \(lastCheckpoint)")
             if outcome != .finished { say("resume with: lstm-dist train \(trainer.plan.dataset) --checkpoint-dir \(trainer.plan.checkpoints.directory) --resume latest") }
         }
+    }
+
+    /// The products' precision, and the checkpoint's when a resume changes it.
+    private var precision: String {
+        let precision = trainer.plan.precision
+        guard let saved = trainer.resumedPrecision, saved != precision else { return precision.rawValue }
+        return "\(precision.rawValue) (was \(saved.rawValue) in the checkpoint)"
     }
 
     /// The schedule, dropout, weight decay and patience, when set.

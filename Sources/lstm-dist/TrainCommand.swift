@@ -24,6 +24,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup(title: "Model") var model: ModelOptions
     @OptionGroup(title: "Stream layout") var layout: LayoutOptions
     @OptionGroup(title: "Optimizer and schedule") var optimizer: OptimizerOptions
+    @OptionGroup(title: "Precision") var precision: PrecisionOption
     @OptionGroup(title: "Checkpoints and validation") var checkpoints: CheckpointOptions
     @OptionGroup(title: "Logging") var logging: LoggingOptions
 
@@ -32,6 +33,7 @@ struct TrainCommand: ParsableCommand {
         model.apply(to: &request)
         layout.apply(to: &request)
         optimizer.apply(to: &request)
+        precision.apply(to: &request)
         checkpoints.apply(to: &request)
         logging.apply(to: &request)
 
