@@ -196,7 +196,8 @@ struct Peak {
                             1, a, blasint(stride), b, blasint(stride), 0, &c, blasint(stride))
             }
         }
-        let product = MatrixProduct(m: n, n: n, k: n, aStride: stride, bStride: stride, cStride: stride, precision: precision)
+        let product = MatrixProduct(m: n, n: n, k: n, aStride: stride, bStride: stride, cStride: stride,
+                                    kernels: ProductKernels(precision: precision))
         peak.libxsmm = bestRate {
             a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
