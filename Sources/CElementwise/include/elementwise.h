@@ -1,6 +1,8 @@
 #ifndef LSTM_ELEMENTWISE_H
 #define LSTM_ELEMENTWISE_H
 
+#include "bf16.h"  // the bf16 conversions are part of this module's surface
+
 // The model's elementwise kernels: the LSTM gate passes and the softmax, each compiled twice, for
 // AVX2 + FMA (the floor) and for AVX-512, and chosen by the caller (the model's kernel path, so
 // LSTM_DIST_KERNELS forces either on any CPU that runs it). Both builds do the same operations in
