@@ -89,7 +89,7 @@ let package = Package(
         // Benchmarks (scripts/bench-*.sh call it): ratios against this machine's single-thread peak.
         .executableTarget(
             name: "lstm-bench",
-            dependencies: ["Model", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Model", "Storage", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath
         ),
 
