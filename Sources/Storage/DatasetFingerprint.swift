@@ -48,6 +48,11 @@ public final class DatasetFingerprint {
         guard block.start == rowsHashed, rowsHashed + block.count <= header.rows else {
             throw StorageError("dataset fingerprint: rows \(block.start)..<\(block.start + block.count) out of order (\(rowsHashed) of \(header.rows) hashed)")
         }
+        // Exactly the block's rows: a block whose arrays hold more or less would hash other bytes than the file's.
+        let held = header.task.isClassification ? block.classTargets.count : block.valueTargets.count
+        guard held == block.count * header.targetsPerRow else {
+            throw StorageError("dataset fingerprint: rows \(block.start)..<\(block.start + block.count) carry \(held) target values, not \(block.count * header.targetsPerRow)")
+        }
         if header.task.isClassification {
             try hash.update(block.classTargets)
         } else if header.task == .regression {

@@ -121,6 +121,9 @@ final class DatasetFingerprintTests: XCTestCase {
         var block = RowBlock(header: header, start: 0, count: 3)
         block.lengths = [1, 2, 4]
         XCTAssertThrowsError(try writer.append(block)) { XCTAssertTrue("\($0)".contains("row 2 has length 4, but 3 was declared"), "\($0)") }
+        block.lengths = [1, 2, 3]
+        block.classTargets.append(1)
+        XCTAssertThrowsError(try writer.append(block)) { XCTAssertTrue("\($0)".contains("carry 4 target values, not 3"), "\($0)") }
     }
 
     /// The computation before pack recorded the fingerprint (every row read and checked, inputs
