@@ -32,6 +32,8 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // OpenSSL's libcrypto, for SHA-256 (the dataset fingerprint) with the CPU's SHA extensions.
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // libxsmm's JIT matrix kernels, chosen from CPUID features (Debian ships it static).
         .systemLibrary(name: "CXSMM", providers: [.apt(["libxsmm-dev"])]),
         // CPUID checks, in a header compiled into whoever asks (the CLI, before any AVX2 code).
@@ -44,7 +46,7 @@ let package = Package(
         .target(name: "CBuildInfo", cSettings: commit.map { [.define("LSTM_DIST_COMMIT", to: "\"\($0)\"")] } ?? []),
 
         // HDF5 files and the dataset and checkpoint schemas.
-        .target(name: "Storage", dependencies: ["CHDF5", "CCrashGuard"]),
+        .target(name: "Storage", dependencies: ["CHDF5", "CCrypto", "CCrashGuard"]),
         // Raw CSV / JSON Lines / text into the dataset schema, streaming.
         .target(name: "Pack", dependencies: ["Storage"]),
         // Which rank and slot reads which rows at which step: pure, no I/O.
@@ -87,7 +89,7 @@ let package = Package(
         // Benchmarks (scripts/bench-*.sh call it): ratios against this machine's single-thread peak.
         .executableTarget(
             name: "lstm-bench",
-            dependencies: ["Model", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Model", "Storage", "COpenBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastMath
         ),
 

@@ -3,7 +3,8 @@
 # - the Debian packages the Swift toolchain itself needs (swift.org's list for Debian 12; a
 #   toolchain unpacked on a fresh machine does not start without them),
 # - Debian's OpenMPI (with openmpi-bin for mpirun), HDF5 (with hdf5-tools for h5ls), OpenBLAS and
-#   libxsmm (libdeflate makes pack's compression twice as fast; zlib for the zip of a Keras export),
+#   libxsmm (libdeflate makes pack's compression twice as fast; zlib for the zip of a Keras export;
+#   libssl-dev for OpenSSL's SHA-256, the dataset fingerprint),
 # - a Python virtual environment (.venv) with pinned numpy, h5py and matplotlib for the scripts
 #   (plot-log.py, plot-forecast.py, lstm_numpy.py).
 # Options (scripts/test.sh passes --tests; they combine):
@@ -40,6 +41,7 @@ packages=(
     libhdf5-dev
     libopenblas-dev
     libopenmpi-dev
+    libssl-dev
     libxsmm-dev
     openmpi-bin
     python3-venv

@@ -37,7 +37,9 @@ public enum Packer {
         let taskSource = !header.task.hasTargets ? "no /targets: for predict and forecast, not train or evaluate"
             : options.like.map { "from \($0)" } ?? (survey.fixedClasses != nil ? "one class per character" : "override with --task, --num-classes")
         try AtomicOutput.write(to: options.output, force: options.force) { temporary in
-            let writer = try DatasetWriter(path: temporary, header: header, compression: options.compression)
+            // Each row's length as RowAssembler will set it, so the writer records the fingerprint as it writes.
+            let lengths = survey.rawLengths.lazy.map { Int32(min($0, header.length)) }
+            let writer = try DatasetWriter(path: temporary, header: header, compression: options.compression, lengths: lengths)
             let background = try BackgroundWriter(writer)
             defer { background.stop() }
             let rows = RowAssembler(header: header, rawLengths: survey.rawLengths,

@@ -7,6 +7,9 @@ public final class DatasetReader {
     private let lengths: H5Dataset
     /// nil for a dataset without targets (task "none").
     private let targets: H5Dataset?
+    /// The root attribute `dataset_fingerprint` pack records (DatasetFingerprint); nil in files
+    /// without it (h5py-made, or packed before pack recorded it).
+    public let recordedFingerprint: String?
 
     /// Opens the file and checks its `format` and `version` attributes and that the shapes of
     /// its arrays agree with them.
@@ -35,6 +38,15 @@ public final class DatasetReader {
         targets = unlabelled ? nil : try file.dataset(DatasetPaths.targets)
         header = try Self.header(file: file, inputs: inputs, lengths: lengths, targets: targets)
         try header.validate(path)
+        if try file.attribute(DatasetPaths.fingerprint) != nil {
+            let recorded = try file.stringAttribute(DatasetPaths.fingerprint)
+            guard DatasetFingerprint.isWellFormed(recorded) else {
+                throw StorageError("\(path): attribute \(DatasetPaths.fingerprint): '\(recorded.prefix(80))' is not 64 lowercase hex characters (a SHA-256); delete the attribute to have the fingerprint computed")
+            }
+            recordedFingerprint = recorded
+        } else {
+            recordedFingerprint = nil
+        }
     }
 
     /// Reads rows `range`: one hyperslab read per array. Every value is checked against the rules
@@ -54,6 +66,17 @@ public final class DatasetReader {
             valueTargets: header.task == .regression ? try targets!.read(rows: range) : [])
         try check(block)
         return block
+    }
+
+    /// The targets of rows `range` only (no inputs or lengths), unchecked: for the fingerprint,
+    /// which hashes what the file holds, padding included.
+    func readTargets(_ range: Range<Int>) throws -> RowBlock {
+        guard range.lowerBound >= 0, range.upperBound <= header.rows else {
+            throw StorageError("\(path): rows \(range) outside 0..<\(header.rows)")
+        }
+        return RowBlock(start: range.lowerBound, count: range.count, lengths: [], tokens: [], features: [],
+                        classTargets: header.task.isClassification ? try targets!.read(rows: range) : [],
+                        valueTargets: header.task == .regression ? try targets!.read(rows: range) : [])
     }
 
     /// Every row's valid length, each checked to lie in `0...L`.

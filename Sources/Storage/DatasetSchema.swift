@@ -151,4 +151,5 @@ public struct RowBlock: Sendable {
 enum DatasetPaths {
     static let inputs = "/inputs", lengths = "/lengths", targets = "/targets", vocab = "/vocab"
     static let targetFeatures = "/target_features", horizon = "horizon", packOptions = "pack_options"
+    static let fingerprint = "dataset_fingerprint"
 }

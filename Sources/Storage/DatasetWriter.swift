@@ -1,6 +1,7 @@
 /// Writes a dataset file (docs/datasets.md) block by block, so the rows never all sit in
 /// memory. The header, N included, is fixed when the file is created: `pack` learns it in a
-/// first pass over its input.
+/// first pass over its input. Given the rows' lengths up front too (pack's first pass counts
+/// them), it records `dataset_fingerprint` as it writes, hashing the very targets it writes.
 public final class DatasetWriter {
     public let header: DatasetHeader
     /// Rows per chunk of the row arrays; blocks that are whole multiples of it write whole chunks.
@@ -15,15 +16,30 @@ public final class DatasetWriter {
     /// appending the Fletcher32 checksum that is the last filter of every dataset; nil without
     /// compression, or when a row is longer than a chunk.
     private let compressor: ChunkCompressor?
+    /// With the lengths given up front: the fingerprint, fed the targets as they are written, and
+    /// row r's declared length, which the length written must equal (the fingerprint hashed it).
+    private let fingerprint: (hash: DatasetFingerprint, declaredLength: (Int) -> Int32)?
 
     /// About this many bytes per chunk of `/inputs`: large enough for deflate, small enough for
     /// HDF5's 1 MiB chunk cache.
     private static let chunkBytes = 1 << 20
 
     /// Creates the file (replacing one of that name: callers go through `AtomicOutput`) with its
-    /// attributes, `/vocab` and empty row arrays compressed at `compression` (0-9).
-    public init(path: String, header: DatasetHeader, compression: Int) throws {
+    /// attributes, `/vocab` and empty row arrays compressed at `compression` (0-9). With
+    /// `lengths` (every row's, in order, as the blocks will carry them), `finish()` records the
+    /// root attribute `dataset_fingerprint`; without, the file has none (readers compute it).
+    public init(path: String, header: DatasetHeader, compression: Int, lengths declared: (some RandomAccessCollection<Int32>)? = [Int32]?.none) throws {
         try header.validate(path)
+        if let declared {
+            guard declared.count == header.rows else { throw StorageError("\(path): \(declared.count) row lengths declared for \(header.rows) rows") }
+            if let bad = declared.firstIndex(where: { $0 < 0 || Int($0) > header.length }) {
+                throw StorageError("\(path): declared row length \(declared[bad]) is outside 0...\(header.length)")
+            }
+            let first = declared.startIndex
+            fingerprint = (try DatasetFingerprint(header: header, lengths: declared), { declared[declared.index(first, offsetBy: $0)] })
+        } else {
+            fingerprint = nil
+        }
         self.header = header
         let file = try H5File(path: path, mode: .truncate)
         let (rows, length) = (header.rows, header.length)
@@ -68,6 +84,12 @@ public final class DatasetWriter {
         guard block.start == rowsWritten, rowsWritten + block.count <= header.rows else {
             throw StorageError("\(file.file): block of rows \(block.start)..<\(block.start + block.count) out of order (\(rowsWritten) rows written of \(header.rows))")
         }
+        if let fingerprint {
+            for (r, length) in block.lengths.enumerated() where length != fingerprint.declaredLength(block.start + r) {
+                throw StorageError("\(file.file): row \(block.start + r) has length \(length), but \(fingerprint.declaredLength(block.start + r)) was declared (and fingerprinted) when the file was created")
+            }
+            try fingerprint.hash.update(targetsOf: block)
+        }
         try block.lengths.withUnsafeBufferPointer { try lengths.write($0, rowsFrom: block.start) }
         if header.inputKind == .tokens {
             try write(block.tokens, to: inputs, block)
@@ -89,6 +111,7 @@ public final class DatasetWriter {
         guard rowsWritten == header.rows else {
             throw StorageError("\(file.file): \(rowsWritten) rows written of \(header.rows)")
         }
+        if let fingerprint { try file.setAttribute(DatasetPaths.fingerprint, .string(try fingerprint.hash.finish())) }
         try file.flush()
     }
 

@@ -1,81 +1,47 @@
-/// SHA-256 (FIPS 180-4), for the dataset fingerprint a checkpoint carries. Streaming: feed
-/// any number of byte runs, then take the digest.
-public struct SHA256 {
-    private var state: [UInt32] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-    ]
-    private var pending: [UInt8] = []
-    private var byteCount: UInt64 = 0
+import CCrypto
 
-    public init() { pending.reserveCapacity(64) }
+/// SHA-256 (FIPS 180-4) for the dataset fingerprint, from OpenSSL's libcrypto (its EVP digest
+/// interface, which uses the CPU's SHA extensions where there are any): the thin wrapper of
+/// that C library, turning its failure codes into thrown errors. Streaming: feed any number of
+/// byte runs, then take the digest.
+public final class SHA256 {
+    private let context: OpaquePointer
 
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        byteCount += UInt64(bytes.count)
-        var rest = bytes[...]
-        if !pending.isEmpty {
-            let take = min(64 - pending.count, rest.count)
-            pending += rest.prefix(take)
-            rest = rest.dropFirst(take)
-            guard pending.count == 64 else { return }
-            pending.withUnsafeBytes { compress(UnsafeRawBufferPointer(rebasing: $0[...])) }
-            pending.removeAll(keepingCapacity: true)
-        }
-        while rest.count >= 64 {
-            compress(UnsafeRawBufferPointer(rebasing: rest.prefix(64)))
-            rest = rest.dropFirst(64)
-        }
-        pending += rest
+    public init() throws {
+        guard let context = EVP_MD_CTX_new() else { throw StorageError("SHA-256: OpenSSL could not allocate a digest context") }
+        self.context = context
+        try Self.check(EVP_DigestInit_ex(context, EVP_sha256(), nil), "EVP_DigestInit_ex")
     }
 
-    public mutating func update<T>(_ values: [T]) {
-        values.withUnsafeBytes { update($0) }
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        try Self.check(EVP_DigestUpdate(context, base, bytes.count), "EVP_DigestUpdate")
     }
 
-    public mutating func update(_ text: String) {
-        update(Array(text.utf8))
+    public func update<T>(_ values: [T]) throws {
+        try values.withUnsafeBytes { try update($0) }
     }
 
-    /// The digest as 64 lowercase hex characters.
-    public func hexDigest() -> String {
-        var copy = self
-        let bitLength = byteCount * 8
-        var tail: [UInt8] = [0x80] + [UInt8](repeating: 0, count: (119 - Int(byteCount % 64)) % 64)
-        tail += (0..<8).reversed().map { UInt8(truncatingIfNeeded: bitLength >> ($0 * 8)) }
-        tail.withUnsafeBytes { copy.update($0) }
-        return copy.state.map { word in
-            let hex = String(word, radix: 16)
-            return String(repeating: "0", count: 8 - hex.count) + hex
-        }.joined()
+    public func update(_ text: String) throws {
+        try update(Array(text.utf8))
     }
 
-    private static let roundConstants: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]
+    /// The digest of everything fed so far, as 64 lowercase hex characters (the hash can still be fed).
+    public func hexDigest() throws -> String {
+        guard let copy = EVP_MD_CTX_new() else { throw StorageError("SHA-256: OpenSSL could not allocate a digest context") }
+        defer { EVP_MD_CTX_free(copy) }
+        try Self.check(EVP_MD_CTX_copy_ex(copy, context), "EVP_MD_CTX_copy_ex")
+        var digest = [UInt8](repeating: 0, count: 32)
+        var size: UInt32 = 0
+        try Self.check(EVP_DigestFinal_ex(copy, &digest, &size), "EVP_DigestFinal_ex")
+        guard size == 32 else { throw StorageError("SHA-256: OpenSSL returned a digest of \(size) bytes, not 32") }
+        let hex = Array("0123456789abcdef")
+        return String(digest.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] })
+    }
 
-    private mutating func compress(_ block: UnsafeRawBufferPointer) {
-        func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = (0..<4).reduce(0) { $0 << 8 | UInt32(block[i * 4 + $1]) }
-        }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var (a, b, c, d, e, f, g, h) = (state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
-        for i in 0..<64 {
-            let t1 = h &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ Self.roundConstants[i] &+ w[i]
-            let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
-            (h, g, f, e, d, c, b, a) = (g, f, e, d &+ t1, c, b, a, t1 &+ t2)
-        }
-        for (i, value) in [a, b, c, d, e, f, g, h].enumerated() { state[i] = state[i] &+ value }
+    private static func check(_ status: Int32, _ function: String) throws {
+        guard status == 1 else { throw StorageError("SHA-256: OpenSSL's \(function) failed") }
     }
 }

@@ -6,11 +6,12 @@ import ArgumentParser
 import COpenBLAS
 import Foundation
 import Model
+import Storage
 
 struct LSTMBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lstm-bench", abstract: "Throughput benchmarks for lstm-dist.",
-        subcommands: [ModelBench.self, PeakBench.self])
+        subcommands: [ModelBench.self, PeakBench.self, HashBench.self])
 }
 
 /// The ceiling other benchmarks (scripts/bench-train.sh) divide by.
@@ -23,6 +24,29 @@ struct PeakBench: ParsableCommand {
         print(format(Peak.measure().best, 1))
     }
 }
+/// What the dataset fingerprint costs: SHA-256 (Storage's, OpenSSL's libcrypto) over a buffer
+/// fed in 4 MiB runs, as the fingerprint feeds a file's targets (docs/datasets.md, "Fingerprint").
+struct HashBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sha256", abstract: "SHA-256 throughput, GB/s and seconds per GB (the dataset fingerprint's cost).")
+
+    @Option(help: "Gigabytes to hash.")
+    var gigabytes = 1.0
+
+    func run() throws {
+        guard gigabytes > 0, gigabytes <= 1000 else { throw ValidationError("--gigabytes must be in (0, 1000]") }
+        let run = [UInt8](repeating: 0xa5, count: 4 << 20)
+        let runs = max(1, Int(gigabytes * 1e9) / run.count)
+        let hash = try SHA256()
+        let start = threadCPUTime()
+        for _ in 0 ..< runs { try run.withUnsafeBytes { try hash.update($0) } }
+        _ = try hash.hexDigest()
+        let seconds = (threadCPUTime() - start) / .seconds(1)
+        let bytes = Double(runs * run.count) / 1e9
+        print("sha256: \(format(bytes / seconds, 2)) GB/s, \(format(seconds / bytes, 3)) s per GB (\(format(bytes, 2)) GB hashed, CPU time)")
+    }
+}
+
 /// One benchmarked model shape; every timestep of every slot is valid and scored (per-step multiclass
 /// over the vocabulary, as a character language model).
 struct BenchCase {

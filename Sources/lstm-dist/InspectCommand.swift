@@ -33,16 +33,23 @@ struct InspectCommand: ParsableCommand {
     }
 
     /// Reads the rows a block at a time (each block is checked as it is read), with the share
-    /// done on stderr when that is a terminal.
+    /// done on stderr when that is a terminal, and recomputes the fingerprint from the same reads:
+    /// one that differs from the recorded `dataset_fingerprint` means the file changed after pack
+    /// wrote it.
     private func checkEveryRow(_ reader: DatasetReader) throws {
         let header = reader.header
+        let fingerprint = try DatasetFingerprint(header: header, lengths: try reader.readLengths())
         let rowsPerBlock = max(1, (4 << 20) / max(1, (header.inputsPerRow + header.targetsPerRow) * 4))
         let showProgress = isatty(STDERR_FILENO) != 0 && header.rows > rowsPerBlock
         for start in stride(from: 0, to: header.rows, by: rowsPerBlock) {
-            _ = try reader.readRows(start ..< min(start + rowsPerBlock, header.rows))
+            try fingerprint.update(targetsOf: try reader.readRows(start ..< min(start + rowsPerBlock, header.rows)))
             if showProgress { FileHandle.standardError.write(Data("\rchecked \(min(start + rowsPerBlock, header.rows)) of \(header.rows) rows".utf8)) }
         }
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        let computed = try fingerprint.finish()
+        if let recorded = reader.recordedFingerprint, recorded != computed {
+            throw StorageError("\(reader.path): the content hashes to \(computed), not the recorded dataset_fingerprint \(recorded): the file changed after it was packed (its lengths, targets, vocabulary, normalisation or attributes); pack it again")
+        }
     }
 
     private func show(_ summary: some Encodable & CustomStringConvertible) throws {
@@ -80,12 +87,14 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
     var normalization: NormalizationSummary?
     /// The `pack_options` record: an object, or the attribute's text when it is not a record.
     var packOptions: PackOptionsSummary?
+    /// The recorded `dataset_fingerprint`; nil (absent) in files without one.
+    var fingerprint: String?
 
     enum CodingKeys: String, CodingKey {
         case file, format, rows, length, inputs, features, lengths, padding, task, stream, source, horizon, normalization
         case packOptions = "pack_options"
         case vocabSize = "vocab_size", targetKind = "target_kind", numClasses = "num_classes", targetWidth = "target_width"
-        case targetFeatures = "target_features"
+        case targetFeatures = "target_features", fingerprint = "dataset_fingerprint"
     }
 
     init(_ reader: DatasetReader) throws {
@@ -110,6 +119,7 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
         horizon = header.targetOrigin?.horizon
         targetFeatures = header.targetOrigin?.features
         normalization = header.normalization.map(NormalizationSummary.init)
+        fingerprint = reader.recordedFingerprint
         packOptions = header.packOptions.map { text in
             (try? PackRecord(json: text, file: reader.path)).map(PackOptionsSummary.record) ?? .text(text)
         }
@@ -134,6 +144,7 @@ struct DatasetSummary: Encodable, CustomStringConvertible {
             return [("horizon", "\(horizon)"), ("continues", "features \(features) (one per target column; - = not an input)")]
         } ?? []) + (normalization?.lines ?? [])
             + (packOptions.map { [("packed with", $0.line)] } ?? [])
+            + (fingerprint.map { [("fingerprint", $0)] } ?? [])
         return "\(file): \(format)\n" + rows.map { "  " + $0.0.padding(toLength: 12, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
     }
 }
