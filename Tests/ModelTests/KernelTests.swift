@@ -93,6 +93,7 @@ final class KernelTests: XCTestCase {
                                 "\(what): dh")
                     assertClose(fast.cellGradient.array, plain.cellGradient.array, absolute: 1e-5, relative: 1e-4,
                                 "\(what): dc")
+                    withExtendedLifetime(models) {}  // the buffers read above are freed with the models
                 }
             }
         }
