@@ -254,7 +254,7 @@ sys.path.insert(0, "scripts")
 from bench_figures import cpu_identity, merge_and_store
 
 figures_file, vocabulary, store, commit, version, *skipped = sys.argv[1:]
-best = {}      # case -> (step, exposed, startup), each the best (lowest) over rounds
+best = {}      # case -> (step, exposed, startup) of the round with the lowest step time
 sweep = {}     # rate -> {bytes: best median seconds}
 sweep_min = {} # rate -> {bytes: fastest single call}
 for line in open(figures_file):
@@ -267,7 +267,8 @@ for line in open(figures_file):
         sweep_min[rate][size] = min(float(words[4]), sweep_min[rate].get(size, float("inf")))
     else:
         case, values = words[0], list(map(float, words[1:]))
-        best[case] = [min(a, b) for a, b in zip(best.get(case, values), values)]
+        if case not in best or values[0] < best[case][0]:
+            best[case] = values
 
 cpu = cpu_identity()
 print(f"\n{cpu['cpu_model']} (family {cpu['cpu_family']}, model {cpu['cpu_model_number']}); lstm-dist {version or commit}; best of the rounds")
