@@ -138,7 +138,7 @@ for model in "${model_list[@]}"; do
 done
 
 # One run, from $work so checkpoints land there. Appends "CASE STEP_S EXPOSED_S STARTUP_S" to
-# $work/figures, start-up being the run's wall time less its steps (MPI and data start-up, the
+# $work/figures (and the round), start-up being the run's wall time less its steps (MPI and data start-up, the
 # final checkpoint). Usage: run CASE MODEL SLOTS_PER_RANK RANKS ENV -- COMMAND...
 run() {
     local case=$1 model=$2 slots=$3 ranks=$4 env=$5
@@ -159,7 +159,7 @@ run() {
     fi
     read -r step exposed total < <("$python" "$root/scripts/bench_figures.py" steps "$log" \
         $((slots * ranks * $(window_of "$model"))) "$(warmup_of "$model")")
-    echo "$case $step $exposed $("$python" -c "print(max(0.0, $end - $start - $total))")" >>"$work/figures"
+    echo "$case $step $exposed $("$python" -c "print(max(0.0, $end - $start - $total))") $round" >>"$work/figures"
     printf '  %-44s step %8.1f ms  exposed %7.1f ms\n' "$case" "$("$python" -c "print($step * 1000)")" \
         "$("$python" -c "print($exposed * 1000)")"
 }
@@ -167,7 +167,8 @@ train_args=("$@")
 
 # Two one-rank runs side by side, not talking: the compute of a two-host step, where the two
 # hosts' ranks share this machine's two cores (and its memory, and whatever else runs on it).
-# Appends "CASE STEP_S 0 STARTUP_S", the mean of the two runs' medians.
+# Appends "CASE STEP_S 0 0 ROUND", the mean of the two runs' medians. Run just before each
+# two-host case, so that the compute it stands for met the same neighbours on this shared machine.
 run_pair() {
     local case=$1 model=$2 slots=$3
     shift 4
@@ -193,7 +194,7 @@ run_pair() {
     done
     local step
     step=$("$python" -c "import sys; print(sum(float(f.split()[0]) for f in sys.argv[1:]) / 2)" "${figures[@]}")
-    echo "$case $step 0 0" >>"$work/figures"
+    echo "$case $step 0 0 $round" >>"$work/figures"
     printf '  %-44s step %8.1f ms\n' "$case" "$("$python" -c "print($step * 1000)")"
 }
 
@@ -221,9 +222,9 @@ for round in $(seq "$rounds"); do
             run "$model/$precision/one-rank" "$model" "$slots" 1 "" -- "$bin" train $pflag
             # shellcheck disable=SC2086
             run "$model/$precision/one-rank-local" "$model" $((slots / 2)) 1 "" -- "$bin" train $pflag
-            # shellcheck disable=SC2086
-            run_pair "$model/$precision/one-rank-local-pair" "$model" $((slots / 2)) -- "$bin" train $pflag
             for rate in "${order[@]}"; do
+                # shellcheck disable=SC2086
+                run_pair "$model/$precision/pair/$rate" "$model" $((slots / 2)) -- "$bin" train $pflag
                 for exchange in "${exchanges[@]}"; do
                     xflag=""
                     [ "${exchanges[*]}" = fp32 ] || xflag="--exchange $exchange"
@@ -254,7 +255,8 @@ sys.path.insert(0, "scripts")
 from bench_figures import cpu_identity, merge_and_store
 
 figures_file, vocabulary, store, commit, version, *skipped = sys.argv[1:]
-best = {}      # case -> (step, exposed, startup) of the round with the lowest step time
+best = {}      # case -> (step, exposed, startup, round) of the round with the lowest step time
+every = {}     # (case, round) -> (step, exposed, startup)
 sweep = {}     # rate -> {bytes: best median seconds}
 sweep_min = {} # rate -> {bytes: fastest single call}
 for line in open(figures_file):
@@ -266,18 +268,22 @@ for line in open(figures_file):
         sweep_min.setdefault(rate, {})
         sweep_min[rate][size] = min(float(words[4]), sweep_min[rate].get(size, float("inf")))
     else:
-        case, values = words[0], list(map(float, words[1:]))
+        case, values, round_ = words[0], list(map(float, words[1:4])), words[4]
+        every[case, round_] = values
         if case not in best or values[0] < best[case][0]:
-            best[case] = values
+            best[case] = values + [round_]
 
 cpu = cpu_identity()
 print(f"\n{cpu['cpu_model']} (family {cpu['cpu_family']}, model {cpu['cpu_model_number']}); lstm-dist {version or commit}; best of the rounds")
 for reason in skipped:
     print(f"skipped: {reason}")
 flat = {}
-print(f"{'case (model/compute/exchange/overlap/rate)':46} {'step ms':>9} {'exposed ms':>11} {'exposed':>8} {'scaling':>8}")
-for case, (step, exposed, startup) in best.items():
+print(f"{'case (model/compute/exchange/overlap/rate)':46} {'step ms':>9} {'exposed ms':>11} {'exposed':>8} {'scaling':>8} "
+      f"{'compute ms (two one-rank runs side by side, just before)'}")
+for case, (step, exposed, startup, round_) in best.items():
     model, precision, *rest = case.split("/")
+    if rest[0] == "pair":
+        continue
     if rest[0].startswith("one-rank"):
         print(f"{case:46} {1000 * step:9.1f} {'':11} {'':8} {'':8}")
         flat[f"{case}/step_ms"] = round(1000 * step, 2)
@@ -285,7 +291,12 @@ for case, (step, exposed, startup) in best.items():
         continue
     one = best[f"{model}/{precision}/one-rank"][0]
     scaling = one / step
-    print(f"{case:46} {1000 * step:9.1f} {1000 * exposed:11.1f} {exposed / step:8.1%} {scaling:7.3f}x")
+    # The compute of this step: the pair of one-rank runs just before it, in the same round.
+    pair = every.get((f"{model}/{precision}/pair/{rest[-1]}", round_))
+    compute = f"{1000 * pair[0]:9.1f}" if pair else ""
+    print(f"{case:46} {1000 * step:9.1f} {1000 * exposed:11.1f} {exposed / step:8.1%} {scaling:7.3f}x {compute}")
+    if pair:
+        flat[f"{case}/compute_ms"] = round(1000 * pair[0], 2)
     flat[f"{case}/step_ms"] = round(1000 * step, 2)
     flat[f"{case}/exposed_ms"] = round(1000 * exposed, 2)
     flat[f"{case}/scaling"] = round(scaling, 3)
@@ -293,7 +304,7 @@ for case, (step, exposed, startup) in best.items():
 
 # Ratios side by side: overlap on over off, --exchange bf16 over fp32, per model, compute and rate.
 ratios = []
-for case, (step, exposed, _) in best.items():
+for case, (step, exposed, _, _) in best.items():
     parts = case.split("/")
     if len(parts) == 5 and parts[3] == "on" and f"{'/'.join(parts[:3])}/off/{parts[4]}" in best:
         off = best[f"{'/'.join(parts[:3])}/off/{parts[4]}"]

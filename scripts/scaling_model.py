@@ -231,7 +231,9 @@ def main():
         if name not in compute or rate not in links:
             continue
         link_latency, bandwidth = links[rate]
-        c = pair_compute.get(name, compute[name]) if args.check_compute == "pair" else compute[name]
+        c = record.get(case.replace("step_ms", "compute_ms"), 0) / 1000 or pair_compute.get(name)
+        if args.check_compute == "alone" or not c:
+            c = compute[name]
         exposed = exposed_seconds(MODELS[name], c, 2, bandwidth, link_latency, overlap == "on",
                                   2 if exchange == "bf16" else 4, args.algorithm)
         predicted = c + exposed
@@ -239,7 +241,8 @@ def main():
         checks.append((case.rsplit("/", 1)[0], measured, record.get(case.replace("step_ms", "exposed_ms"), 0) / 1000,
                        predicted, exposed))
     if checks:
-        source = ("two one-rank runs side by side (the two hosts share this machine's cores)" if args.check_compute == "pair"
+        source = ("two one-rank runs side by side just before it (the two hosts share this machine's cores)"
+                  if args.check_compute == "pair"
                   else "one rank alone")
         print(f"\ncheck: two hosts, predicted step = compute measured with {source} + modelled exposed exchange "
               f"(target within {args.tolerance:.0%}); overlap 'none': a binary without overlap (one allreduce after backward)")
