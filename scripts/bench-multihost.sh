@@ -26,6 +26,7 @@
 # BENCH_STEPS_CHARLM    steps per charlm run (default 40; the first BENCH_WARMUP_CHARLM=5 not counted)
 # BENCH_STEPS_LARGE     steps per large run (default 8; the first BENCH_WARMUP_LARGE=2 not counted)
 # BENCH_STEPS_SEED      steps of the seed workload's one-rank run (default 300; BENCH_WARMUP_SEED=20)
+# BENCH_SWEEP_GAP_MS    idle ms before each call of the allreduce sweep (default 200; see below)
 # BENCH_STORE=0         print only, leave scripts/bench-results.json alone
 # Figures go to scripts/bench-results.json under "multihost_shaped", keyed by the CPU (model,
 # family, model number, flags), with the ratio to the previous run printed. Needs root for the
@@ -198,6 +199,10 @@ run_pair() {
     printf '  %-44s step %8.1f ms\n' "$case" "$("$python" -c "print($step * 1000)")"
 }
 
+# Idle time before each timed allreduce of the sweep, as a training step's compute leaves between
+# exchanges: measured here, back-to-back calls over the shaped link ran 15 to 80% slower than
+# with 300 ms between them (TCP's queue and window dynamics through tbf, both directions busy).
+sweep_gap=${BENCH_SWEEP_GAP_MS:-200}
 sweep_sizes() {
     # Allreduce sizes: powers of four from 4 KB to 16 MB, and every bucket of both models.
     echo 4096 65536 262144 1048576 4194304 16777216
@@ -242,7 +247,7 @@ for round in $(seq "$rounds"); do
     run "seed/fp32/one-rank-local" seed 16 1 "" -- "$bin" train
     for rate in "${order[@]}"; do
         # shellcheck disable=SC2046
-        scripts/two-hosts.sh --rate "$rate" -- "$work/sweep" $(sweep_sizes) 2>"$work/sweep.err" \
+        scripts/two-hosts.sh --rate "$rate" -- env SWEEP_GAP_MS="$sweep_gap" "$work/sweep" $(sweep_sizes) 2>"$work/sweep.err" \
             | sed "s|^|sweep $rate |" >>"$work/figures" \
             || { echo "error: the allreduce sweep at $rate failed:" >&2; cat "$work/sweep.err" >&2; exit 1; }
     done
