@@ -290,7 +290,7 @@ for case, (step, exposed, startup, round_) in best.items():
     if rest[0] == "pair":
         continue
     if rest[0].startswith("one-rank"):
-        print(f"{case:46} {1000 * step:9.1f} {'':11} {'':8} {'':8}")
+        print(f"{case:46} {1000 * step:9.1f}")
         flat[f"{case}/step_ms"] = round(1000 * step, 2)
         flat[f"{case}/startup_s"] = round(startup, 2)
         continue
