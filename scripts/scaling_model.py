@@ -170,7 +170,6 @@ def main():
     args = parser.parse_args()
 
     compute = {}
-    pair_compute = {}  # the check's compute: two one-rank runs side by side on this machine's cores
     record = {}
     if not args.no_results:
         path = Path(args.results)
@@ -190,9 +189,6 @@ def main():
             step = record.get(f"{name}/fp32/one-rank-local/step_ms")
             if step:
                 compute[name] = step / 1000
-            step = record.get(f"{name}/fp32/one-rank-local-pair/step_ms")
-            if step:
-                pair_compute[name] = step / 1000
     compute.update(parse_pairs(args.compute, "--compute"))
 
     print("\nmodel      buckets in backward's order (floats)                          gradient   per-rank slots  compute/step")
@@ -225,14 +221,17 @@ def main():
     checks = []
     for case, value in record.items():
         parts = case.split("/")
-        if len(parts) != 6 or parts[5] != "step_ms" or parts[1] != "fp32":
+        if len(parts) != 6 or parts[5] != "step_ms":
             continue
         name, _, exchange, overlap, rate, _ = parts
         if name not in compute or rate not in links:
             continue
         link_latency, bandwidth = links[rate]
-        c = record.get(case.replace("step_ms", "compute_ms"), 0) / 1000 or pair_compute.get(name)
+        # The compute of this very case (its precision too): the pair of one-rank runs just before it.
+        c = record.get(case.replace("step_ms", "compute_ms"), 0) / 1000
         if args.check_compute == "alone" or not c:
+            if parts[1] != "fp32":
+                continue
             c = compute[name]
         exposed = exposed_seconds(MODELS[name], c, 2, bandwidth, link_latency, overlap == "on",
                                   2 if exchange == "bf16" else 4, args.algorithm)
