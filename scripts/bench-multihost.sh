@@ -279,7 +279,7 @@ for line in open(figures_file):
             best[case] = values + [round_]
 
 cpu = cpu_identity()
-print(f"\n{cpu['cpu_model']} (family {cpu['cpu_family']}, model {cpu['cpu_model_number']}); lstm-dist {version or commit}; best of the rounds")
+print(f"\n{cpu['cpu_model']} (family {cpu['cpu_family']}, model {cpu['cpu_model_number']}); {version or 'lstm-dist ' + commit}; best of the rounds")
 for reason in skipped:
     print(f"skipped: {reason}")
 flat = {}

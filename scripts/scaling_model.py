@@ -182,7 +182,7 @@ def main():
                              f"{', '.join(machines) or 'none'}); run scripts/bench-multihost.sh here, or pass --machine")
         record = machines[key]
         print(f"constants measured on {record['cpu_model']} (family {record['cpu_family']}, model "
-              f"{record['cpu_model_number']}) on {record['date']}, lstm-dist {record.get('version') or record['commit']}")
+              f"{record['cpu_model_number']}) on {record['date']}, {record.get('version') or 'lstm-dist ' + record['commit']}")
         for name in MODELS:
             if record.get("vocabulary") and MODELS[name]["features"] is None:
                 MODELS[name]["vocabulary"] = record["vocabulary"]
