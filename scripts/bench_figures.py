@@ -3,8 +3,13 @@ benchmark's figures in scripts/bench-results.json so that every run prints its r
 previous one.
 
     python scripts/bench_figures.py medians LOG        -> "TOKENS_PER_S ALLREDUCE_SHARE"
+    python scripts/bench_figures.py steps LOG TOKENS_PER_STEP [WARMUP]
+                                                       -> "STEP_S EXPOSED_S STEPS_TOTAL_S"
+    python scripts/bench_figures.py cpu                -> this machine's key for the results file
 """
+import hashlib
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -32,5 +37,73 @@ def compare_and_store(path, now):
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
 
+def merge_and_store(path, now):
+    """As compare_and_store, but keeps the previous figures that this run did not measure (a run
+    of one --rate must not drop the others'); dictionaries one level down merge too."""
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    node = results
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    before = node.get(path[-1], {})
+    for key, value in now.items():
+        if isinstance(value, (int, float)) and isinstance(before.get(key), (int, float)) and before[key]:
+            print(f"  {key}: previous {before[key]}, now {value} ({value / before[key]:.3f}x)")
+    merged = dict(before)
+    for key, value in now.items():
+        merged[key] = {**before[key], **value} if isinstance(value, dict) and isinstance(before.get(key), dict) else value
+    node[path[-1]] = merged
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def exposed_seconds(step, step_seconds):
+    """The time a step waited for the gradient exchange: a millisecond field of the log when
+    there is one (the overlapped exchange may add one, e.g. `exposed_ms`), else `allreduce_share`
+    (the exposed share since the exchange overlaps backward; before that, the whole allreduce)
+    times the step's time."""
+    for key, value in step.items():
+        if key.endswith("_ms") and re.search("exposed|exchange|allreduce|wait", key) and isinstance(value, (int, float)):
+            return value / 1000
+    return step["allreduce_share"] * step_seconds
+
+
+def step_medians(log, tokens_per_step, warmup):
+    """Median step time and median exposed communication (seconds) over a run's steps, the first
+    `warmup` skipped, and the sum of all its step times (to tell start-up from steps). A step's time
+    is its `step_ms` when the log has it, else the global slot-timesteps per step over its
+    tokens_per_s (what the trainer divides by)."""
+    every = [json.loads(line) for line in open(log) if '"event"' not in line]
+    if len(every) <= warmup:
+        raise SystemExit(f"error: {log} has {len(every)} steps, not more than the {warmup} warm-up steps")
+    def seconds(step):
+        return step["step_ms"] / 1000 if "step_ms" in step else tokens_per_step / step["tokens_per_s"]
+    steps = every[warmup:]
+    return (statistics.median(seconds(s) for s in steps), statistics.median(exposed_seconds(s, seconds(s)) for s in steps),
+            sum(seconds(s) for s in every))
+
+
+def cpu_identity():
+    """What this machine's figures are keyed by, as the other benchmarks do: the CPU's model name,
+    family and model numbers, and a hash of its flags (like with like only: our VMs differ)."""
+    fields = {}
+    for line in open("/proc/cpuinfo"):
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key in ("model name", "cpu family", "model", "flags") and key not in fields:
+            fields[key] = value.strip()
+        if len(fields) == 4:
+            break
+    flags = fields.get("flags", "")
+    identity = {"cpu_model": fields.get("model name", "unknown"), "cpu_family": fields.get("cpu family", "?"),
+                "cpu_model_number": fields.get("model", "?"), "cpu_flags": flags,
+                "avx512_bf16": "avx512_bf16" in flags.split()}
+    identity["key"] = (f"{identity['cpu_model']} family {identity['cpu_family']} model {identity['cpu_model_number']} "
+                       f"[flags {hashlib.sha1(flags.encode()).hexdigest()[:8]}]")
+    return identity
+
+
 if __name__ == "__main__" and sys.argv[1:2] == ["medians"]:
     print(*medians(sys.argv[2]))
+if __name__ == "__main__" and sys.argv[1:2] == ["steps"]:
+    print(*step_medians(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 2))
+if __name__ == "__main__" and sys.argv[1:2] == ["cpu"]:
+    print(cpu_identity()["key"])

@@ -3,12 +3,15 @@
 # pair, ranks talking TCP over it, so tests exercise a real multi-node run (docs/platform.md, "Two
 # hosts on one machine"). Always tears the namespaces down, whatever happens to the job.
 #
-#   scripts/two-hosts.sh [--ranks-per-host N] [--keepalive] [--info FILE] -- COMMAND [ARG...]
+#   scripts/two-hosts.sh [--ranks-per-host N] [--keepalive] [--rate RATE] [--info FILE] -- COMMAND [ARG...]
 #   scripts/two-hosts.sh --self-test
 #
 # COMMAND runs as `mpirun -n 2N COMMAND...` in the current folder (both hosts share the
 # filesystem). The exit code is mpirun's. --keepalive makes a dead link end the job in about
-# 11 s instead of OpenMPI's default of about 8 minutes.
+# 11 s instead of OpenMPI's default of about 8 minutes. --rate RATE (tc's units: 1gbit,
+# 100mbit, ...) limits both directions of the link with a token bucket (`tc ... tbf`; this
+# kernel has tbf and htb, not netem), as a slower network between real hosts would; `none`
+# (the default) leaves the veth as fast as the CPU can move bytes.
 #
 # For fault injection, the names are printed on stderr when the hosts are up, and --info FILE
 # writes them as shell assignments (H1, H2, LINK1, LINK2, SUBNET) before mpirun starts:
@@ -21,7 +24,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 usage() {
-    echo "usage: $0 [--ranks-per-host N] [--keepalive] [--info FILE] -- COMMAND [ARG...]" >&2
+    echo "usage: $0 [--ranks-per-host N] [--keepalive] [--rate RATE|none] [--info FILE] -- COMMAND [ARG...]" >&2
     echo "       $0 --self-test" >&2
     exit 2
 }
@@ -34,6 +37,7 @@ skip() {
 ranks_per_host=1
 keepalive=()
 info=""
+rate=none
 while [ $# -gt 0 ]; do
     case "$1" in
         --ranks-per-host) [ $# -ge 2 ] || usage; ranks_per_host=$2; shift 2 ;;
@@ -44,12 +48,29 @@ while [ $# -gt 0 ]; do
                 --mca oob_tcp_keepalive_probes 3)
             shift ;;
         --info) [ $# -ge 2 ] || usage; info=$2; shift 2 ;;
+        --rate) [ $# -ge 2 ] || usage; rate=$2; shift 2 ;;
         --self-test) self_test=1; shift ;;
         --) shift; break ;;
         *) usage ;;
     esac
 done
 [[ "$ranks_per_host" =~ ^[1-9][0-9]*$ ]] || usage
+# The rate in bits per second, from tc's units (bit, kbit, mbit, gbit; decimal multiples).
+rate_bits=0
+if [ "$rate" != none ]; then
+    if [[ "$rate" =~ ^([0-9]+)(bit|kbit|mbit|gbit)$ ]]; then
+        case "${BASH_REMATCH[2]}" in
+            bit) rate_bits=${BASH_REMATCH[1]} ;;
+            kbit) rate_bits=$((BASH_REMATCH[1] * 1000)) ;;
+            mbit) rate_bits=$((BASH_REMATCH[1] * 1000000)) ;;
+            gbit) rate_bits=$((BASH_REMATCH[1] * 1000000000)) ;;
+        esac
+    fi
+    if [ "$rate_bits" -lt 1000000 ]; then
+        echo "$0: --rate wants a rate of at least 1mbit in tc's units (e.g. 1gbit, 100mbit) or none, not '$rate'" >&2
+        exit 2
+    fi
+fi
 [ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces (running as uid $(id -u))"
 command -v ip >/dev/null || skip "no 'ip' command (apt-get install iproute2)"
 command -v unshare >/dev/null || skip "no 'unshare' command (apt-get install util-linux)"
@@ -126,6 +147,21 @@ for ns in "$h1" "$h2"; do
 done
 ip -n "$h1" link set "$link1" up
 ip -n "$h2" link set "$link2" up
+if [ "$rate_bits" -gt 0 ]; then
+    command -v tc >/dev/null || skip "no 'tc' command for --rate (apt-get install iproute2)"
+    # The bucket holds 4 ms of the rate, at least 256 KB: a burst smaller than one segment the
+    # veth hands over (GSO packets up to 64 KB) drops it, and a few ms is what a real link's
+    # switch buffers absorb. Packets wait up to 200 ms in the queue before tbf drops them.
+    burst=$((rate_bits / 8 / 250))
+    [ "$burst" -ge 262144 ] || burst=262144
+    for end in "$h1:$link1" "$h2:$link2"; do
+        if ! error=$(ip netns exec "${end%%:*}" tc qdisc add dev "${end#*:}" root tbf rate "$rate" \
+            burst "$burst" latency 200ms 2>&1); then
+            echo "$0: tc could not shape the link to $rate: $error" >&2
+            exit 1
+        fi
+    done
+fi
 
 # mpirun's replacement for ssh: runs the daemon's command inside the host's namespace, with
 # its own hostname so that ranks can tell the hosts apart.
@@ -137,7 +173,7 @@ exec ip netns exec "$host" unshare --uts /bin/sh -c 'hostname "$1" && exec /bin/
 EOF
 chmod +x "$work/agent"
 
-echo "two-hosts: hosts $h1 $h2 link $link1 $link2 subnet $subnet.0/24" >&2
+echo "two-hosts: hosts $h1 $h2 link $link1 $link2 subnet $subnet.0/24 rate $rate" >&2
 if [ -n "$info" ]; then
     # Written whole, then renamed, so a test polling for the file never reads half of it.
     printf 'H1=%s\nH2=%s\nLINK1=%s\nLINK2=%s\nSUBNET=%s\n' "$h1" "$h2" "$link1" "$link2" \
