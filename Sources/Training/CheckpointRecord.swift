@@ -1,3 +1,4 @@
+import Comm
 import Foundation
 import Model
 import Storage
@@ -58,6 +59,7 @@ public struct CheckpointRecord {
             "task": .string(data.task.rawValue),
             "target_kind": .string(data.targetKind.rawValue),
             "dataset_fingerprint": .string(fingerprint),
+            "exchange": .string(plan.exchange.rawValue),
         ]
         attributes["run_id"] = runID.map { .string($0) }
         attributes["init_from_run_id"] = origin?.runID.map { .string($0) }
@@ -84,6 +86,8 @@ extension CheckpointRecord {
     public init(_ declared: Checkpoint, shapes: [String: [Int]], _ path: String) throws {
         let attributes = Attributes(values: declared.attributes, path: path)
         plan = try TrainingPlan(json: try attributes.string("config"), path: path)
+        // Absent from checkpoints older than `--exchange`: they exchanged fp32.
+        if try attributes.optionalString("exchange") != nil { plan.exchange = try attributes.enumeration("exchange") }
         ranks = try attributes.int("ranks")
         let slots = try attributes.int("slots_per_rank")
         guard ranks > 0, slots > 0, slots <= (1 << 40) / ranks else {

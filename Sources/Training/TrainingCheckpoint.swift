@@ -101,7 +101,13 @@ struct RestoredCheckpoint {
     struct Decision: Codable {
         var path: String
         /// The resumed run's plan.
-        var plan: TrainingPlan
+        var plan: TrainingPlan {
+            get { var plan = savedPlan; plan.exchange = exchange; return plan }
+            set { savedPlan = newValue; exchange = newValue.exchange }
+        }
+        /// The plan's JSON (the checkpoint's `config`) leaves out `exchange`, a root attribute of its own.
+        fileprivate var savedPlan: TrainingPlan
+        fileprivate var exchange: ExchangeFormat
         var position: TrainingPosition
         var iterations: Int
         var identity: RunIdentity
@@ -157,7 +163,7 @@ struct RestoredCheckpoint {
         if plan.recipe.lrSchedule == .plateau, request.learningRate == nil, position.globalStep >= plan.recipe.warmup {
             position.monitor.plateauRate = record.learningRate
         }
-        return Decision(path: path, plan: plan, position: position, iterations: record.iterations,
+        return Decision(path: path, savedPlan: plan, exchange: plan.exchange, position: position, iterations: record.iterations,
                         identity: RunIdentity(folder: .resumed(plan.checkpoints.directory, runID: record.runID), fingerprint: fingerprint,
                                               origin: record.origin))
     }

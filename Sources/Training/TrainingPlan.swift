@@ -1,3 +1,4 @@
+import Comm
 import Foundation
 import Model
 import Storage
@@ -55,6 +56,7 @@ public struct TrainingRequest: Sendable {
     public var maxSteps: Int?
     public var learningRate: Float?
     public var clipNorm: Float?
+    public var exchange: ExchangeFormat?
     public var validation: String?
     public var log: String?
     public var tensorboard: String?
@@ -170,6 +172,8 @@ public struct TrainingPlan: Sendable, Equatable {
     public var learningRate: Float
     /// Clip gradients to this global norm.
     public var clipNorm: Float?
+    /// How gradients cross the network (the checkpoint's root attribute `exchange`, not in `config`).
+    public var exchange: ExchangeFormat = .fp32
     public var validation: String?
     public var log: String?
     /// `--tensorboard DIR`: TensorBoard event files, written by rank 0.
@@ -205,6 +209,7 @@ public struct TrainingPlan: Sendable, Equatable {
         maxSteps = request.maxSteps
         learningRate = request.learningRate ?? optimizer.defaultLearningRate
         clipNorm = request.clipNorm
+        exchange = request.exchange ?? .fp32
         validation = request.validation == TrainingRequest.noValidation ? nil : request.validation
         log = request.log
         tensorboard = request.tensorboard
@@ -245,6 +250,7 @@ public struct TrainingPlan: Sendable, Equatable {
         maxSteps = request.maxSteps
         learningRate = request.learningRate ?? saved.learningRate
         clipNorm = request.clipNorm ?? saved.clipNorm
+        exchange = request.exchange ?? saved.exchange
         log = request.log ?? saved.log
         tensorboard = request.tensorboard ?? saved.tensorboard
         let validates = request.validation != TrainingRequest.noValidation
