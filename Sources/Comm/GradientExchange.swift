@@ -1,3 +1,4 @@
+import CBF16Exchange
 import CMPI
 
 /// How gradients cross the network (`train --exchange`).
