@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "CCrashGuard"),
         // The gate passes and softmax, built for AVX2 and for AVX-512 (Swift cannot build one function twice).
         .target(name: "CElementwise"),
+        // bf16 rounding, widening and sums of `train --exchange bf16`, vectorised by the C compiler.
+        .target(name: "CBF16Exchange"),
         // The commit the binary was built from (above).
         .target(name: "CBuildInfo", cSettings: commit.map { [.define("LSTM_DIST_COMMIT", to: "\"\($0)\"")] } ?? []),
 
@@ -54,7 +56,7 @@ let package = Package(
         // LSTM math, heads, optimizers; its matrix products on libxsmm kernels (Kernels.swift).
         .target(name: "Model", dependencies: ["CXSMM", "CCPUFeatures", "CElementwise"], swiftSettings: fastMath),
         // A communicator protocol, with MPI and single-process implementations.
-        .target(name: "Comm", dependencies: ["CMPI"]),
+        .target(name: "Comm", dependencies: ["CMPI", "CBF16Exchange"]),
         // The training loop and its checkpoints, and the stateful evaluation pass, joining the modules above.
         .target(name: "Training", dependencies: ["Storage", "Layout", "Model", "Comm"]),
         // Using a trained model from its checkpoint: evaluate, predict, generate text, forecast series.

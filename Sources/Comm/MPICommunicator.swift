@@ -58,6 +58,45 @@ public final class MPICommunicator: Communicator {
         try check(MPI_Scatter(whole.baseAddress, n, lstm_mpi_float(), part.baseAddress, n, lstm_mpi_float(), Int32(root), world), "MPI_Scatter")
     }
 
+    /// Starts an element-wise sum over all ranks, in place, as `allreduceSum` does; `request`
+    /// finishes it. The corresponding C function is `MPI_Iallreduce` with `MPI_IN_PLACE` and `MPI_SUM`.
+    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, _ request: UnsafeMutablePointer<MPI_Request?>) throws {
+        try check(MPI_Iallreduce(lstm_mpi_in_place(), buffer.baseAddress, try count(buffer.count), lstm_mpi_float(), lstm_mpi_sum(), world, request),
+                  "MPI_Iallreduce")
+    }
+
+    /// The same for bf16 values (`UInt16` bit patterns) summed by `op` (`GradientExchange`'s bf16 sum).
+    func startAllreduce(bf16 buffer: UnsafeMutableBufferPointer<UInt16>, op: MPI_Op, _ request: UnsafeMutablePointer<MPI_Request?>) throws {
+        try check(MPI_Iallreduce(lstm_mpi_in_place(), buffer.baseAddress, try count(buffer.count), lstm_mpi_uint16(), op, world, request),
+                  "MPI_Iallreduce")
+    }
+
+    /// Blocking bf16 sum, in place.
+    func allreduce(bf16 buffer: UnsafeMutableBufferPointer<UInt16>, op: MPI_Op) throws {
+        try check(MPI_Allreduce(lstm_mpi_in_place(), buffer.baseAddress, try count(buffer.count), lstm_mpi_uint16(), op, world), "MPI_Allreduce")
+    }
+
+    /// Whether the operation of `request` has finished (then `request` is freed); lets MPI move
+    /// every operation in flight along, which OpenMPI 4.1 does only inside MPI calls.
+    /// The corresponding C function is `MPI_Test`.
+    func test(_ request: UnsafeMutablePointer<MPI_Request?>) throws -> Bool {
+        var done: Int32 = 0
+        try check(MPI_Test(request, &done, lstm_mpi_status_ignore()), "MPI_Test")
+        return done != 0
+    }
+
+    /// Waits for the operation of `request`. The corresponding C function is `MPI_Wait`.
+    func wait(_ request: UnsafeMutablePointer<MPI_Request?>) throws {
+        try check(MPI_Wait(request, lstm_mpi_status_ignore()), "MPI_Wait")
+    }
+
+    /// The corresponding C function is `MPI_Op_create` (of the shim's bf16 sum).
+    func bf16SumOperation() throws -> MPI_Op {
+        var op: MPI_Op?
+        try check(lstm_mpi_bf16_sum_create(&op), "MPI_Op_create")
+        return op!
+    }
+
     /// The corresponding C function is `MPI_Abort`.
     public func abort(exitCode: Int32) -> Never {
         MPI_Abort(world, exitCode)

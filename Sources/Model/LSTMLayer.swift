@@ -202,7 +202,8 @@ func lstmForward(_ s: LayerShape, products: LayerProducts, inputs: LayerInputs, 
 func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointer<Float>?, weights w: LayerTensors,
                   grads: LayerTensors, mask: UnsafePointer<Float>, activations a: LayerActivations,
                   cellGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
-                  gateGradientTransposed: UnsafeMutablePointer<Float>, clock: PhaseClock) {
+                  gateGradientTransposed: UnsafeMutablePointer<Float>, clock: PhaseClock,
+                  betweenSteps: () -> Void = {}) {
     let B = s.slots, H = s.units, G = s.gates
     let inputGradientProduct = inputGradient == nil ? nil : products.inputGradient
     // The kernels as they are, in padded rows over a window of several steps (LayerProducts).
@@ -234,6 +235,7 @@ func lstmBackward(_ s: LayerShape, products: LayerProducts, inputs: UnsafePointe
             let stride = s.transposedGateStride
             transpose(step, rows: G, columns: B, into: gateGradientTransposed + t * B * stride, targetStride: stride)
         }
+        betweenSteps()
     }
     for j in 0 ..< H {
         let incoming = a.hiddenGradient + j * s.stateStride, product = a.stepProduct + j * B

@@ -9,6 +9,8 @@
 ///     let result = model.run(batch, backward: true)       // sums over this rank's targets
 ///     model.gradients[parameterLayout.count...] = loss sum, target count, ...   // the caller's trailer
 ///     allreduce(model.gradients)                          // one buffer, one collective
+///     // (or, on several ranks, `run(..., readiness:)` starts each of `gradientBuckets` as backward
+///     // finishes it, and the update below runs bucket by bucket as their sums land)
 ///     if globalTargets > 0 {
 ///         scale model.gradients[0 ..< parameterLayout.count] by 1 / globalTargets
 ///         clipByGlobalNorm(that slice, maxNorm:)          // optional
@@ -17,6 +19,10 @@
 public final class LSTMModel {
     public let config: ModelConfig
     public let parameterLayout: ParameterLayout
+    /// The gradient's groups in the order backward completes them, each a contiguous range of
+    /// `gradients`: the head, each LSTM layer from the top, then the first layer with the embedding
+    /// (which the token table's backward finishes together). They depend on the model only.
+    public let gradientBuckets: [Range<Int>]
     public let slots: Int
     public let window: Int
     /// [parameterLayout.count]; tensors are views at `parameterLayout.tensors[i].offset`.
@@ -91,6 +97,7 @@ public final class LSTMModel {
         self.config = config
         let parameterLayout = ParameterLayout(config)
         self.parameterLayout = parameterLayout
+        gradientBuckets = LSTMModel.buckets(parameterLayout, layers: config.layers)
         self.slots = slots
         self.window = window
         let B = slots, T = window, H = config.hidden, G = 4 * H, K = config.outputs
@@ -174,6 +181,14 @@ public final class LSTMModel {
         activationArena.deallocate()
     }
 
+    /// `gradientBuckets` of a layout: embedding, lstm_0, lstm_1, ..., dense lie in that order.
+    private static func buckets(_ layout: ParameterLayout, layers: Int) -> [Range<Int>] {
+        func end(_ name: String) -> Int { layout[name]!.offset + layout[name]!.count }
+        let head = layout["dense/kernel"]!.offset ..< layout.count
+        let upper = stride(from: layers - 1, through: 1, by: -1).map { layout["lstm_\($0)/kernel"]!.offset ..< end("lstm_\($0)/bias") }
+        return [head] + upper + [0 ..< end("lstm_0/bias")]
+    }
+
     private static func planProducts(_ shapes: [LayerShape], layer: Int, tokenInput: Bool, kernels: ProductKernels,
                                      frozen: Bool) -> LayerProducts {
         let stride = shapes[0].columnStride, stateStride = shapes[0].stateStride
@@ -217,8 +232,9 @@ public final class LSTMModel {
     /// (overwritten; truncated BPTT at the window's start), and hiddenGradient/cellGradient are set.
     /// A window without targets gives zero gradients and `targets == 0`. With `dropoutStep` (the
     /// global step) and a model made with dropout, the inputs of every layer and of the head are
-    /// dropped with that step's masks, in forward and backward alike.
-    public func run(_ batch: WindowBatch, backward: Bool, dropoutStep: Int? = nil) -> WindowResult {
+    /// dropped with that step's masks, in forward and backward alike. With `readiness` and
+    /// `backward`, tells it when forward ends and each of `gradientBuckets` as it becomes final.
+    public func run(_ batch: WindowBatch, backward: Bool, dropoutStep: Int? = nil, readiness: GradientReadiness? = nil) -> WindowResult {
         precondition(batch.slots == slots && batch.window == window, "the batch was made for another model shape")
         precondition(!(backward && kernelsFrozen), "a frozen model runs forward only")
         let mask = UnsafePointer(batch.mask.baseAddress!)
@@ -241,14 +257,20 @@ public final class LSTMModel {
         if dropping { dropInputs(site: config.layers, from: layerActivations[config.layers - 1]) }
         let result = forwardHead(batch, keepingGradient: backward)
         guard backward else { return result }
+        readiness?.forwardEnded(result)
         guard result.targets > 0 else {
             gradients.baseAddress!.update(repeating: 0, count: parameterLayout.count)
             hiddenGradient.update(repeating: 0)
             cellGradient.update(repeating: 0)
+            for bucket in gradientBuckets { readiness?.ready(bucket) }
             return result
         }
         backwardHead()
-        for layer in stride(from: config.layers - 1, through: 0, by: -1) { backwardLayer(layer, mask: mask) }
+        readiness?.ready(gradientBuckets[0])
+        for layer in stride(from: config.layers - 1, through: 0, by: -1) {
+            backwardLayer(layer, mask: mask, readiness: readiness)
+            if layer > 0 { readiness?.ready(gradientBuckets[config.layers - layer]) }
+        }
         if projecting {
             clock.measure(\.matmul) {
                 tokenProjection!.backward(gateGradientTransposed: gateGradientTransposed,
@@ -261,6 +283,7 @@ public final class LSTMModel {
                               embeddedGradient: embeddedGradient, stride: columnStride, vocabulary: vocabulary,
                               width: width, tableGradient: gradients.baseAddress! + embeddingOffset)
         }
+        readiness?.ready(gradientBuckets[config.layers])
         return result
     }
 
@@ -335,7 +358,7 @@ public final class LSTMModel {
 
     /// One layer's weight gradients, its incoming-state gradients, and d(loss)/d(inputs) into the layer
     /// below (or the embedding's buffer).
-    private func backwardLayer(_ layer: Int, mask: UnsafePointer<Float>) {
+    private func backwardLayer(_ layer: Int, mask: UnsafePointer<Float>, readiness: GradientReadiness?) {
         let a = layerActivations[layer], B = slots, H = config.hidden
         var inputGradient: UnsafeMutablePointer<Float>? = nil
         if layer > 0 {
@@ -349,7 +372,7 @@ public final class LSTMModel {
         lstmBackward(layerShapes[layer], products: layerProducts[layer], inputs: inputs(of: layer),
                      weights: layerWeights[layer], grads: layerGradients[layer], mask: mask, activations: a,
                      cellGradient: cellGradientScratch, inputGradient: inputGradient,
-                     gateGradientTransposed: gateGradientTransposed, clock: clock)
+                     gateGradientTransposed: gateGradientTransposed, clock: clock) { readiness?.progress() }
         if let inputGradient { maskGradient(site: layer, inputGradient, stride: layer > 0 ? stateStride : columnStride) }
         transpose(a.hiddenGradient, rows: H, columns: B, sourceStride: stateStride,
                   into: hiddenGradient.baseAddress! + layer * B * H)

@@ -8,6 +8,18 @@ public protocol Optimizer: AnyObject {
     var state: [(name: String, buffer: UnsafeMutableBufferPointer<Float>)] { get }
     /// One update from gradients already divided by the target count.
     func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>)
+    /// The same update in pieces, for gradients that land range by range: `beginStep()` once,
+    /// then `step(parameters:gradients:range:)` over disjoint ranges that cover every parameter.
+    /// Each parameter's arithmetic is the same as in `step`, so the result is bit-identical.
+    func beginStep()
+    func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, range: Range<Int>)
+}
+
+extension Optimizer {
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>) {
+        beginStep()
+        step(parameters: parameters, gradients: gradients, range: 0 ..< parameters.count)
+    }
 }
 
 /// Adam exactly as Keras 3: alpha = lr sqrt(1 - beta2^t) / (1 - beta1^t), m += (g - m)(1 - beta1),
@@ -38,20 +50,26 @@ public final class AdamOptimizer: Optimizer {
         v.deallocate()
     }
 
-    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>) {
-        precondition(parameters.count == m.count && gradients.count >= m.count)
+    /// The step size of the update `beginStep` started.
+    private var alpha: Float = 0
+
+    public func beginStep() {
         iterations += 1
         let beta1Power = power(beta1, iterations), beta2Power = power(beta2, iterations)
-        let alpha = Float(Double(learningRate) * (1 - beta2Power).squareRoot() / (1 - beta1Power))
-        let keep1 = Float(1 - beta1), keep2 = Float(1 - beta2)
+        alpha = Float(Double(learningRate) * (1 - beta2Power).squareRoot() / (1 - beta1Power))
+    }
+
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, range: Range<Int>) {
+        precondition(parameters.count == m.count && gradients.count >= m.count && range.upperBound <= m.count)
+        let alpha = self.alpha, keep1 = Float(1 - beta1), keep2 = Float(1 - beta2)
         let p = parameters.baseAddress!, g = gradients.baseAddress!, m = self.m.baseAddress!, v = self.v.baseAddress!
-        var k = 0
-        while k + vectorWidth <= parameters.count {
+        var k = range.lowerBound
+        while k + vectorWidth <= range.upperBound {
             adamUpdate(lanes: vectorWidth, p + k, g + k, m + k, v + k, alpha: alpha, keep1: keep1, keep2: keep2, epsilon: epsilon)
             k += vectorWidth
         }
-        if k < parameters.count {
-            adamUpdate(lanes: parameters.count - k, p + k, g + k, m + k, v + k, alpha: alpha, keep1: keep1, keep2: keep2,
+        if k < range.upperBound {
+            adamUpdate(lanes: range.upperBound - k, p + k, g + k, m + k, v + k, alpha: alpha, keep1: keep1, keep2: keep2,
                        epsilon: epsilon)
         }
     }
@@ -103,15 +121,16 @@ public final class SGDOptimizer: Optimizer {
 
     deinit { velocity.deallocate() }
 
-    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>) {
-        precondition(parameters.count == velocity.count && gradients.count >= velocity.count)
-        iterations += 1
+    public func beginStep() { iterations += 1 }
+
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>, range: Range<Int>) {
+        precondition(parameters.count == velocity.count && gradients.count >= velocity.count && range.upperBound <= velocity.count)
         let rate = learningRate, momentum = self.momentum
         let p = parameters.baseAddress!, g = gradients.baseAddress!, velocity = self.velocity.baseAddress!
         if momentum == 0 {
-            for k in 0 ..< parameters.count { p[k] -= rate * g[k] }
+            for k in range { p[k] -= rate * g[k] }
         } else {
-            for k in 0 ..< parameters.count {
+            for k in range {
                 velocity[k] = momentum * velocity[k] - rate * g[k]
                 p[k] += velocity[k]
             }
@@ -157,11 +176,11 @@ public struct WeightDecay: Sendable {
         ranges = parameterLayout.tensors.filter { !$0.name.hasSuffix("bias") }.map { $0.offset ..< $0.offset + $0.count }
     }
 
-    /// Decays `parameters` with the learning rate of the update that follows.
-    public func apply(to parameters: UnsafeMutableBufferPointer<Float>, learningRate: Float) {
+    /// Decays `parameters` (those in `within`) with the learning rate of the update that follows.
+    public func apply(to parameters: UnsafeMutableBufferPointer<Float>, learningRate: Float, within: Range<Int>? = nil) {
         let decay = self.decay
         for range in ranges {
-            for k in range { parameters[k] = parameters[k] - parameters[k] * decay * learningRate }
+            for k in range.clamped(to: within ?? range) { parameters[k] = parameters[k] - parameters[k] * decay * learningRate }
         }
     }
 }

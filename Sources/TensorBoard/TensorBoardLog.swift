@@ -4,7 +4,7 @@ import Training
 /// `--tensorboard DIR` (docs/commands.md): the `--log` figures as TensorBoard scalars, written
 /// by rank 0 from the same `TrainingEvent`s, so both show the same values (TensorBoard's as
 /// float32). Per step at its `global_step`: `train/` + each of the step's metrics, `train/lr`,
-/// `train/tokens_per_s`, `train/allreduce_share`; per epoch at the `global_step` that ends it:
+/// `train/tokens_per_s`, `train/allreduce_share`, `train/allreduce_ms`; per epoch at the `global_step` that ends it:
 /// `epoch/` + the epoch's means, `epoch/tokens_per_s`, `epoch/seconds`, and `val/` + the
 /// validation metrics. The plan as a text summary, `config`.
 ///
@@ -60,7 +60,7 @@ public final class TensorBoardLog {
             globalStep = step.globalStep
             values = metricKind.values(step.sums).map { ("train/" + $0, $1) }
             values += [("train/lr", step.learningRate), ("train/tokens_per_s", step.tokensPerSecond),
-                       ("train/allreduce_share", step.allreduceShare)]
+                       ("train/allreduce_share", step.allreduceShare), ("train/allreduce_ms", step.allreduceSeconds * 1000)]
         case .epoch(let epoch):
             values = metricKind.values(epoch.sums).map { ("epoch/" + $0, $1) }
             values += [("epoch/tokens_per_s", epoch.tokensPerSecond), ("epoch/seconds", epoch.seconds)]

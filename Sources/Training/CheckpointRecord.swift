@@ -1,3 +1,4 @@
+import Comm
 import Foundation
 import Model
 import Storage
@@ -7,8 +8,8 @@ import Storage
 /// `/optimizer`, `/state`) and the dataset's vocabulary, normalisation and target origin travel
 /// beside it in Storage's `Checkpoint`.
 public struct CheckpointRecord {
-    /// `config`: the run's plan, as JSON (its architecture and recipe under `shape`). Its precision is
-    /// also the root attribute `precision`, for readers of the file that do not parse the config.
+    /// `config`: the run's plan, as JSON (its architecture and recipe under `shape`). Its precision and
+    /// exchange are also the root attributes `precision` and `exchange`, for readers that do not parse the config.
     public var plan: TrainingPlan
     /// `ranks` of the run that wrote it; `slots_per_rank` is the plan's.
     var ranks: Int
@@ -60,6 +61,7 @@ public struct CheckpointRecord {
             "target_kind": .string(data.targetKind.rawValue),
             "dataset_fingerprint": .string(fingerprint),
             "precision": .string(plan.precision.rawValue),
+            "exchange": .string(plan.exchange.rawValue),
         ]
         attributes["run_id"] = runID.map { .string($0) }
         attributes["init_from_run_id"] = origin?.runID.map { .string($0) }
@@ -97,6 +99,10 @@ extension CheckpointRecord {
         // Absent from checkpoints written before bf16, which all trained in fp32 (so does their config).
         if let precision: Precision = try attributes.optionalEnumeration("precision"), precision != plan.precision {
             throw TrainingError("\(path): attribute precision \(precision.rawValue) disagrees with its config's \(plan.precision.rawValue)")
+        }
+        // Absent from checkpoints written before `--exchange`, which exchanged fp32 (so does their config).
+        if let exchange: ExchangeFormat = try attributes.optionalEnumeration("exchange"), exchange != plan.exchange {
+            throw TrainingError("\(path): attribute exchange \(exchange.rawValue) disagrees with its config's \(plan.exchange.rawValue)")
         }
         var monitor = MonitorState()
         if let best = try attributes.optionalDouble("best_monitored_loss") { monitor.best = best.isFinite ? best : nil }
@@ -211,7 +217,7 @@ private struct Attributes {
 extension TrainingPlan: Codable {
     /// The JSON keys, snake_case as docs/checkpoints.md shows them.
     private enum Keys: String, CodingKey {
-        case dataset, shape, epochs, log, tensorboard, validation, keep, patience, precision
+        case dataset, shape, epochs, log, tensorboard, validation, keep, patience, precision, exchange
         case slotsPerRank = "slots_per_rank", maxSteps = "max_steps", learningRate = "learning_rate", clipNorm = "clip_norm"
         case checkpointDirectory = "checkpoint_directory", checkpointEvery = "checkpoint_every", keepBest = "keep_best"
     }
@@ -244,6 +250,7 @@ extension TrainingPlan: Codable {
         try container.encode(learningRate, forKey: .learningRate)
         try container.encodeIfPresent(clipNorm, forKey: .clipNorm)
         try container.encode(precision, forKey: .precision)
+        try container.encode(exchange, forKey: .exchange)
         try container.encodeIfPresent(validation, forKey: .validation)
         try container.encodeIfPresent(log, forKey: .log)
         try container.encodeIfPresent(tensorboard, forKey: .tensorboard)
@@ -283,6 +290,7 @@ extension TrainingPlan: Codable {
         learningRate = try container.decode(Float.self, forKey: .learningRate)
         clipNorm = try container.decodeIfPresent(Float.self, forKey: .clipNorm)
         precision = try container.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
+        exchange = try container.decodeIfPresent(ExchangeFormat.self, forKey: .exchange) ?? .fp32
         validation = try container.decodeIfPresent(String.self, forKey: .validation)
         log = try container.decodeIfPresent(String.self, forKey: .log)
         tensorboard = try container.decodeIfPresent(String.self, forKey: .tensorboard)

@@ -50,6 +50,7 @@ public final class MetricsLog {
             fields.append(("lr", jsonNumber(step.learningRate)))
             fields.append(("tokens_per_s", jsonNumber(step.tokensPerSecond)))
             fields.append(("allreduce_share", jsonNumber(step.allreduceShare)))
+            fields.append(("allreduce_ms", jsonNumber(step.allreduceSeconds * 1000)))
         case .epoch(let epoch):
             fields = [("event", "\"epoch\""), ("epoch", "\(epoch.epoch)")]
             fields += metricKind.values(epoch.sums).map { ($0, jsonNumber($1)) }

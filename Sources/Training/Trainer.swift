@@ -15,9 +15,11 @@ public struct StepReport: Sendable {
     public var learningRate: Double
     /// Slot-timesteps per second over all ranks, padding included.
     public var tokensPerSecond: Double
-    /// Share of this step's wall time spent in the gradient allreduce (including waiting for
-    /// slower ranks).
+    /// Share of this step's wall time spent waiting for the gradients' exchange after backward
+    /// ended (including waiting for slower ranks): the exposed communication, not the overlapped.
     public var allreduceShare: Double
+    /// That wait in seconds.
+    public var allreduceSeconds: Double
     /// Seconds left in the run at the current pace.
     public var secondsLeft: Double
 }
@@ -57,6 +59,9 @@ public enum TrainingOutcome: Sendable, Equatable {
 /// rank's targets; the allreduce adds every rank's sums together with the loss, target count,
 /// correct count and stop votes riding in a trailer of the same buffer, and the update divides by
 /// the global target count. So R ranks x B slots compute what 1 rank x R*B slots computes.
+/// On several ranks the exchange runs in buckets while backward still works (StepExchange): the
+/// trailer as soon as forward ends, each part of the gradient as soon as backward finishes it, and
+/// the update takes each bucket as it lands; the sums, and so the results, are the same.
 public final class Trainer {
     public let plan: TrainingPlan
     public let header: DatasetHeader
@@ -77,6 +82,8 @@ public final class Trainer {
     private let checkpoints: CheckpointWriter
     private let learningRates: LearningRatePlan
     private let update: ParameterUpdate
+    /// The gradients' exchange in buckets overlapped with backward; nil on one rank.
+    private let exchange: StepExchange?
 
     /// Where the next step starts and the running sums of its epoch: what a checkpoint records.
     public private(set) var position: TrainingPosition
@@ -136,6 +143,7 @@ public final class Trainer {
         optimizer = makeOptimizer(plan, parameterCount: model.parameterLayout.count)
         update = ParameterUpdate(optimizer: optimizer, clipNorm: plan.clipNorm,
                                  weightDecay: recipe.weightDecay > 0 ? WeightDecay(decay: recipe.weightDecay, parameterLayout: model.parameterLayout) : nil)
+        exchange = try StepExchange.make(comm: comm, model: model, format: plan.exchange)
         batch = WindowBatch(config: modelConfig, slots: slotsPerRank, window: layout.window)
         feeder = StreamFeeder(reader: reader, layout: layout, slots: Layout.slots(ofRank: comm.rank, slotsPerRank: slotsPerRank))
         metricKind = MetricKind(header)
@@ -198,26 +206,46 @@ public final class Trainer {
             fillFailure = error
         }
         let learningRate = nextLearningRate
-        let local = fillFailure == nil ? model.run(batch, backward: true, dropoutStep: position.globalStep) : WindowResult()
+        exchange?.beginStep(stopVote: stopRequested, failureVote: fillFailure != nil)
+        let local = fillFailure == nil
+            ? model.run(batch, backward: true, dropoutStep: position.globalStep, readiness: exchange?.overlaps == true ? exchange : nil)
+            : WindowResult()
 
         let parameterCount = model.parameterLayout.count
         let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[..<parameterCount])
-        let slots = UnsafeMutableBufferPointer(rebasing: model.gradients[parameterCount...])
-        GradientTrailer.write(local, stopVote: stopRequested, failureVote: fillFailure != nil, into: slots)
-        let allreduceStart = ContinuousClock.now
-        try comm.allreduceSum(model.gradients)
-        let allreduceSeconds = (ContinuousClock.now - allreduceStart).seconds
-        let global = GradientTrailer.read(slots)
-        if global.failed { throw try comm.agreeOnFailure(fillFailure) }
+        let global: GradientTrailer.Global
+        var allreduceSeconds = 0.0
+        if let exchange {
+            global = try exchange.afterBackward(local, ran: fillFailure == nil)
+        } else {
+            let slots = UnsafeMutableBufferPointer(rebasing: model.gradients[parameterCount...])
+            GradientTrailer.write(local, stopVote: stopRequested, failureVote: fillFailure != nil, into: slots)
+            let allreduceStart = ContinuousClock.now
+            try comm.allreduceSum(model.gradients)
+            allreduceSeconds = (ContinuousClock.now - allreduceStart).seconds
+            global = GradientTrailer.read(slots)
+        }
+        if global.failed {
+            try exchange?.exchange.waitAll()
+            throw try comm.agreeOnFailure(fillFailure)
+        }
 
         let sums = global.sums
         guard sums.loss.isFinite else {
+            try exchange?.exchange.waitAll()
             throw TrainingError("the loss became \(sums.loss) at epoch \(position.epoch + 1) step \(position.step + 1) (global step \(position.globalStep + 1)), counted from 1 as progress shows them; no checkpoint was written for it; lower --lr or set --clip-norm", raisedByEveryRank: true)
         }
         // A step with no target anywhere (per-row targets, early windows) only warms the state.
-        if sums.targets > 0 {
+        if sums.targets > 0, let exchange {
+            // Each bucket is updated as it lands.
+            try update.apply(parameters: model.parameters, gradients: gradients, targets: sums.targets, learningRate: Float(learningRate),
+                             buckets: exchange.exchange.buckets) { try exchange.exchange.wait(bucket: $0) }
+        } else if sums.targets > 0 {
             update.apply(parameters: model.parameters, gradients: gradients, targets: sums.targets, learningRate: Float(learningRate))
+        } else {
+            try exchange?.exchange.waitAll()
         }
+        if let exchange { allreduceSeconds = exchange.exchange.waitSeconds }
         position.epochSums += sums
         position.step += 1
         position.globalStep += 1
@@ -228,7 +256,7 @@ public final class Trainer {
         report(.step(StepReport(
             epoch: position.epoch, step: position.step - 1, stepsPerEpoch: layout.stepsPerEpoch, globalStep: position.globalStep,
             sums: sums, learningRate: learningRate, tokensPerSecond: slotTimestepsPerStep / stepSeconds,
-            allreduceShare: allreduceSeconds / stepSeconds, secondsLeft: Double(stepsLeft) * pace.recentStepSeconds
+            allreduceShare: allreduceSeconds / stepSeconds, allreduceSeconds: allreduceSeconds, secondsLeft: Double(stepsLeft) * pace.recentStepSeconds
         )))
         return global.stopRequested
     }

@@ -1,3 +1,4 @@
+import Comm
 import Foundation
 import Model
 import Storage
@@ -57,6 +58,7 @@ public struct TrainingRequest: Sendable {
     public var clipNorm: Float?
     /// The products' arithmetic; a resume may change it.
     public var precision: Precision?
+    public var exchange: ExchangeFormat?
     public var validation: String?
     public var log: String?
     public var tensorboard: String?
@@ -175,6 +177,8 @@ public struct TrainingPlan: Sendable, Equatable {
     /// The products' arithmetic (weights, gradients, moments and state are fp32 whatever it is); also the
     /// checkpoint's root attribute `precision`.
     public var precision: Precision
+    /// How gradients cross the network; also the checkpoint's root attribute `exchange`.
+    public var exchange: ExchangeFormat
     public var validation: String?
     public var log: String?
     /// `--tensorboard DIR`: TensorBoard event files, written by rank 0.
@@ -211,6 +215,7 @@ public struct TrainingPlan: Sendable, Equatable {
         learningRate = request.learningRate ?? optimizer.defaultLearningRate
         clipNorm = request.clipNorm
         precision = request.precision ?? .fp32
+        exchange = request.exchange ?? .fp32
         validation = request.validation == TrainingRequest.noValidation ? nil : request.validation
         log = request.log
         tensorboard = request.tensorboard
@@ -252,6 +257,7 @@ public struct TrainingPlan: Sendable, Equatable {
         learningRate = request.learningRate ?? saved.learningRate
         clipNorm = request.clipNorm ?? saved.clipNorm
         precision = request.precision ?? saved.precision
+        exchange = request.exchange ?? saved.exchange
         log = request.log ?? saved.log
         tensorboard = request.tensorboard ?? saved.tensorboard
         let validates = request.validation != TrainingRequest.noValidation

@@ -23,7 +23,7 @@ final class ProgressPrinter {
         say("""
         lstm-dist train: \(plan.dataset): \(header.rows) rows x \(header.length) timesteps, \(header.task.rawValue), \(header.targetKind.rawValue) targets
           \(ranks) rank\(ranks == 1 ? "" : "s") x \(plan.slotsPerRank) slots = \(layout.globalSlots) global slots; \
-        window \(layout.window), \(layout.windowsPerRow) per row, \(layout.stepsPerEpoch) steps per epoch; reset per \(plan.recipe.reset.rawValue)
+        window \(layout.window), \(layout.windowsPerRow) per row, \(layout.stepsPerEpoch) steps per epoch; reset per \(plan.recipe.reset.rawValue)\(ranks > 1 && plan.exchange == .bf16 ? "; gradients exchanged as bf16" : "")
           model: \(plan.architecture.layers) x LSTM(\(plan.architecture.hidden)), \(trainer.model.parameterLayout.count) parameters; \(plan.recipe.optimizer.rawValue), lr \(plan.learningRate)\(regularisation)
           precision: \(precision)
         """)

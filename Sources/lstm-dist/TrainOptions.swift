@@ -1,4 +1,5 @@
 import ArgumentParser
+import Comm
 import Training
 
 // `train`'s flags, grouped as its help shows them. Each group fills its part of the
@@ -32,11 +33,14 @@ struct LayoutOptions: ParsableArguments {
     var window: Int?
     @Option(help: "When slot state is zeroed: row (independent sequences) or epoch (one long stream). (default: from the dataset's stream attribute)")
     var reset: ResetPolicy?
+    @Option(help: "How gradients cross the network between ranks: fp32, or bf16 (half the bytes, rounded to nearest even, summed in bf16). (default: fp32; on resume, the run's)")
+    var exchange: ExchangeFormat?
 
     func apply(to request: inout TrainingRequest) {
         request.slotsPerRank = slots
         request.window = window
         request.reset = reset
+        request.exchange = exchange
     }
 }
 
@@ -121,3 +125,4 @@ struct LoggingOptions: ParsableArguments {
 extension OptimizerKind: ExpressibleByArgument {}
 extension ResetPolicy: ExpressibleByArgument {}
 extension LearningRateSchedule: ExpressibleByArgument {}
+extension ExchangeFormat: ExpressibleByArgument {}
