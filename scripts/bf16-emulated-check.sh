@@ -3,8 +3,9 @@
 # for machines without it, where `swift test` skips them (docs/platform.md, "Testing the bf16
 # kernels without AVX512_BF16").
 #
-#   scripts/bf16-emulated-check.sh            # all checks: about 35 minutes (the product check alone ~25)
-#   scripts/bf16-emulated-check.sh --quick    # dispatch coverage, gradient and model checks: a few minutes
+#   scripts/bf16-emulated-check.sh            # all checks: 10 minutes on an idle 2-core VM, the product
+#                                             #   check 8 of them (it took 25 on a loaded one)
+#   scripts/bf16-emulated-check.sh --quick    # dispatch coverage, gradient and model checks: 3 minutes
 #   scripts/bf16-emulated-check.sh CHECK...   # named checks (the runner's list: scripts/emulator/runner/main.swift)
 #
 # Builds one static non-PIE program from the current Sources/Model, the C modules it uses, a runner

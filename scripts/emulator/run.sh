@@ -15,8 +15,8 @@
 # env: BXRUN_MODEL=sapphire_rapids (default; any Bochs model name, e.g. corei7_skylake_x for no BF16)
 #      BXRUN_VERBOSE=1 (the shim says which model it gave).
 # Limits: one thread (clone -> ENOSYS), no file access (open -> ENOENT), stdout/stderr only, a CPU
-# exception (#UD/#PF/#GP) or a raised signal ends the run with exit 128+n. Roughly 100-1000x slower
-# than the host: timings mean nothing.
+# exception (#UD/#PF/#GP) or a raised signal ends the run with exit 128+n. Bochs interprets every
+# instruction: far slower than the host, and its timings mean nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -40,7 +40,8 @@ setup() {
 emulate() { LD_PRELOAD=$shim "$venv/bin/python" "$here/bxrun.py" "$@"; }
 
 case "${1:-}" in
-    "" | -h | --help) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
+    -h | --help) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
+    "") sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
     --setup) setup ;;
     --selftest)
         setup
