@@ -160,57 +160,57 @@ public struct MatrixProduct {
             BF16Operands(m: m, n: n, k: k, oneColumn: oneColumn, holdsA: holdsA, scratch: $0)
         }
     }
-    private static func plan(m: Int, n: Int, k: Int, aStride: Int, transposedA: Bool, bStride: Int, cStride: Int,
-                             accumulate: Bool, oneColumn: Bool) -> [Tile]? {
+
+    /// C's tiles and each one's chunks of the depth `k`, in their fixed order, made by `tile(row, rows, column,
+    /// columns, depth, chunk, beta)`; nil when one has no kernel (then the whole product runs the reference loops).
+    private static func tiles(m: Int, n: Int, k: Int, accumulate: Bool,
+                              _ tile: (Int, Int, Int, Int, Int, Int, Float) -> Tile?) -> [Tile]? {
         var tiles: [Tile] = []
         for row in stride(from: 0, to: m, by: tileRows) {
-            let rows = min(tileRows, m - row)
             for column in stride(from: 0, to: n, by: tileColumns) {
-                let columns = min(tileColumns, n - column)
                 for depth in stride(from: 0, to: k, by: depthChunk) {
-                    let chunk = min(depthChunk, k - depth)
                     let beta: Float = accumulate || depth > 0 ? 1 : 0
-                    // Column-major: C^T [columns, rows] += B^T [columns, chunk] op(A)^T [chunk, rows], or for one
-                    // column C [rows, 1] += A [rows, chunk] (B^T [1, chunk])^T.
-                    let kernel = oneColumn
-                        ? lstm_xsmm_dispatch(Int32(rows), 1, Int32(chunk), Int32(aStride), Int32(bStride), Int32(rows), beta, 1)
-                        : lstm_xsmm_dispatch(Int32(columns), Int32(rows), Int32(chunk), Int32(bStride), Int32(aStride),
-                                             Int32(cStride), beta, transposedA ? 1 : 0)
-                    guard let kernel else { return nil }
-                    tiles.append(Tile(kernel: kernel, a: transposedA ? depth * aStride + row : row * aStride + depth,
-                                      b: depth * bStride + column, c: row * cStride + column))
+                    guard let next = tile(row, min(tileRows, m - row), column, min(tileColumns, n - column), depth,
+                                          min(depthChunk, k - depth), beta) else { return nil }
+                    tiles.append(next)
                 }
             }
         }
         return tiles
     }
 
+    private static func plan(m: Int, n: Int, k: Int, aStride: Int, transposedA: Bool, bStride: Int, cStride: Int,
+                             accumulate: Bool, oneColumn: Bool) -> [Tile]? {
+        tiles(m: m, n: n, k: k, accumulate: accumulate) { row, rows, column, columns, depth, chunk, beta in
+            // Column-major: C^T [columns, rows] += B^T [columns, chunk] op(A)^T [chunk, rows], or for one
+            // column C [rows, 1] += A [rows, chunk] (B^T [1, chunk])^T.
+            let kernel = oneColumn
+                ? lstm_xsmm_dispatch(Int32(rows), 1, Int32(chunk), Int32(aStride), Int32(bStride), Int32(rows), beta, 1)
+                : lstm_xsmm_dispatch(Int32(columns), Int32(rows), Int32(chunk), Int32(bStride), Int32(aStride),
+                                     Int32(cStride), beta, transposedA ? 1 : 0)
+            return kernel.map {
+                Tile(kernel: $0, a: transposedA ? depth * aStride + row : row * aStride + depth,
+                     b: depth * bStride + column, c: row * cStride + column)
+            }
+        }
+    }
+
     /// The same tiles through libxsmm's bf16 kernels, over the converted operands (BF16Operands): the paired
     /// one [k/2][width][2] (width n, or m for one column) and the plain one [width, k rounded up to even].
     private static func planBF16(m: Int, n: Int, k: Int, cStride: Int, accumulate: Bool, oneColumn: Bool) -> [Tile]? {
         let depth2 = (k + 1) / 2 * 2
-        var tiles: [Tile] = []
-        for row in stride(from: 0, to: m, by: tileRows) {
-            let rows = min(tileRows, m - row)
-            for column in stride(from: 0, to: n, by: tileColumns) {
-                let columns = min(tileColumns, n - column)
-                for depth in stride(from: 0, to: depth2, by: depthChunk) {
-                    let chunk = min(depthChunk, depth2 - depth)
-                    let beta: Float = accumulate || depth > 0 ? 1 : 0
-                    // As `plan`: C^T [columns, rows] += paired B^T [columns, chunk] plain op(A)^T [chunk, rows], or
-                    // C [rows, 1] += paired A [rows, chunk] plain B [chunk, 1].
-                    let kernel = oneColumn
-                        ? lstm_xsmm_bf16_dispatch(Int32(rows), 1, Int32(chunk), Int32(m), Int32(depth2), Int32(rows), beta)
-                        : lstm_xsmm_bf16_dispatch(Int32(columns), Int32(rows), Int32(chunk), Int32(n), Int32(depth2),
-                                                  Int32(cStride), beta)
-                    guard let kernel else { return nil }
-                    tiles.append(oneColumn
-                        ? Tile(kernel: kernel, a: depth * m + 2 * row, b: depth, c: row)
-                        : Tile(kernel: kernel, a: depth * n + 2 * column, b: row * depth2 + depth, c: row * cStride + column))
-                }
+        return tiles(m: m, n: n, k: depth2, accumulate: accumulate) { row, rows, column, columns, depth, chunk, beta in
+            // As `plan`: C^T [columns, rows] += paired B^T [columns, chunk] plain op(A)^T [chunk, rows], or
+            // C [rows, 1] += paired A [rows, chunk] plain B [chunk, 1].
+            let kernel = oneColumn
+                ? lstm_xsmm_bf16_dispatch(Int32(rows), 1, Int32(chunk), Int32(m), Int32(depth2), Int32(rows), beta)
+                : lstm_xsmm_bf16_dispatch(Int32(columns), Int32(rows), Int32(chunk), Int32(n), Int32(depth2),
+                                          Int32(cStride), beta)
+            return kernel.map {
+                oneColumn ? Tile(kernel: $0, a: depth * m + 2 * row, b: depth, c: row)
+                    : Tile(kernel: $0, a: depth * n + 2 * column, b: row * depth2 + depth, c: row * cStride + column)
             }
         }
-        return tiles
     }
 
     /// Converts A, which the calls that follow read until the next `hold`, once (bf16 on libxsmm; planned with
