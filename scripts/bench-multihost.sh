@@ -111,14 +111,7 @@ vocabulary=$("$bin" inspect "$work/text.h5" --json | "$python" -c 'import json, 
 # The seed post's workload (1000 sequences of 10 steps, one feature, LSTM(64), binary label;
 # scripts/bench-train.sh makes the same file): only one rank's step on 16 slots, the compute
 # constant scripts/scaling_model.py projects it from.
-"$python" - "$work/seed.jsonl" <<'PY'
-import json, random, sys
-random.seed(0)
-with open(sys.argv[1], "w") as out:
-    for _ in range(1000):
-        x = [round(random.random(), 4) for _ in range(10)]
-        out.write(json.dumps({"x": [[v] for v in x], "y": int(sum(x) > 5)}) + "\n")
-PY
+"$python" "$root/scripts/bench_figures.py" seed "$work/seed.jsonl"
 "$bin" pack "$work/seed.jsonl" --out "$work/seed.h5" >/dev/null
 
 # Dataset and model flags; window 64 on the text (rows as long as the window), the row length 10
@@ -257,7 +250,7 @@ done
     "$("$bin" --version 2>/dev/null | paste -sd' ')" "${skipped[@]}" <<'PY'
 import datetime, json, sys
 sys.path.insert(0, "scripts")
-from bench_figures import cpu_identity, merge_and_store
+from bench_figures import compare_and_store, cpu_identity
 
 figures_file, vocabulary, store, commit, version, *skipped = sys.argv[1:]
 best = {}      # case -> (step, exposed, startup, round) of the round with the lowest step time
@@ -331,7 +324,7 @@ record = {"date": datetime.date.today().isoformat(), "commit": commit, "version"
           **flat, "allreduce_sweep": {rate: {str(size): t for size, t in sorted(sizes.items())} for rate, sizes in sweep.items()},
           "allreduce_sweep_fastest": {rate: {str(size): t for size, t in sorted(sizes.items())} for rate, sizes in sweep_min.items()}}
 if store == "1":
-    merge_and_store(["multihost_shaped", cpu["key"]], record)
+    compare_and_store(["multihost_shaped", cpu["key"]], record, merge=True)
     print(f"stored under multihost_shaped / {cpu['key']} in scripts/bench-results.json; the scaling model: "
           f"scripts/scaling_model.py --results scripts/bench-results.json")
 PY

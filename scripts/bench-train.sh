@@ -30,14 +30,7 @@ for round in $(seq "${BENCH_ROUNDS:-3}"); do
         --log "$work/two-$round.jsonl" >/dev/null
 done
 
-"$python" - "$work/seed.jsonl" <<'PY'
-import json, random, sys
-random.seed(0)
-with open(sys.argv[1], "w") as out:
-    for _ in range(1000):
-        x = [round(random.random(), 4) for _ in range(10)]
-        out.write(json.dumps({"x": [[v] for v in x], "y": int(sum(x) > 5)}) + "\n")
-PY
+"$python" scripts/bench_figures.py seed "$work/seed.jsonl"
 "$bin" pack "$work/seed.jsonl" --out "$work/seed.h5" >/dev/null
 start=$(date +%s.%N)
 mpirun -n 2 "$bin" train "$work/seed.h5" --hidden 64 --epochs 10 --checkpoint-dir "$work/c3" >/dev/null

@@ -9,6 +9,7 @@ previous one.
 """
 import hashlib
 import json
+import random
 import re
 import statistics
 import sys
@@ -23,8 +24,10 @@ def medians(log, warmup=10):
     return statistics.median(s["tokens_per_s"] for s in steps), statistics.median(s["allreduce_share"] for s in steps)
 
 
-def compare_and_store(path, now):
-    """Prints each figure against the previous run's under the key path (a list), then stores."""
+def compare_and_store(path, now, merge=False):
+    """Prints each figure against the previous run's under the key path (a list), then stores. With
+    `merge`, keeps the previous figures that this run did not measure (a run of one --rate must not
+    drop the others'); dictionaries one level down merge too."""
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     node = results
     for key in path[:-1]:
@@ -33,25 +36,10 @@ def compare_and_store(path, now):
     for key, value in now.items():
         if isinstance(value, (int, float)) and isinstance(before.get(key), (int, float)) and before[key]:
             print(f"  {key}: previous {before[key]}, now {value} ({value / before[key]:.3f}x)")
+    if merge:
+        now = {**before, **{key: {**before[key], **value} if isinstance(value, dict) and isinstance(before.get(key), dict)
+                            else value for key, value in now.items()}}
     node[path[-1]] = now
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-
-
-def merge_and_store(path, now):
-    """As compare_and_store, but keeps the previous figures that this run did not measure (a run
-    of one --rate must not drop the others'); dictionaries one level down merge too."""
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    node = results
-    for key in path[:-1]:
-        node = node.setdefault(key, {})
-    before = node.get(path[-1], {})
-    for key, value in now.items():
-        if isinstance(value, (int, float)) and isinstance(before.get(key), (int, float)) and before[key]:
-            print(f"  {key}: previous {before[key]}, now {value} ({value / before[key]:.3f}x)")
-    merged = dict(before)
-    for key, value in now.items():
-        merged[key] = {**before[key], **value} if isinstance(value, dict) and isinstance(before.get(key), dict) else value
-    node[path[-1]] = merged
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
 
@@ -105,5 +93,17 @@ if __name__ == "__main__" and sys.argv[1:2] == ["medians"]:
     print(*medians(sys.argv[2]))
 if __name__ == "__main__" and sys.argv[1:2] == ["steps"]:
     print(*step_medians(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 2))
+def write_seed_workload(path):
+    """The seed post's workload as JSON Lines: 1000 sequences of 10 steps of one feature, label 1 where
+    their sum passes 5 (bench-train.sh and bench-multihost.sh pack the same file)."""
+    random.seed(0)
+    with open(path, "w") as out:
+        for _ in range(1000):
+            x = [round(random.random(), 4) for _ in range(10)]
+            out.write(json.dumps({"x": [[v] for v in x], "y": int(sum(x) > 5)}) + "\n")
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["seed"]:
+    write_seed_workload(sys.argv[2])
 if __name__ == "__main__" and sys.argv[1:2] == ["cpu"]:
     print(cpu_identity()["key"])
